@@ -1,0 +1,218 @@
+//! PReLU: leaky ReLU with one α per channel, and its fused backward pass.
+//!
+//! Layout: a contiguous array viewed in memory order as `(outer, channels, inner)`. Flat element
+//! `i` belongs to channel `(i / inner) % channels`. NCHW in C order has `inner = H·W`; NHWC and
+//! `(N, C)` have `inner = 1`; a shared α is `channels = 1, inner = len`. The caller derives the three
+//! numbers from the shape, the axis and the memory order (C or F).
+
+use super::leaky_relu::{leaky_relu_grad_scalar, leaky_relu_scalar};
+use crate::element::Float;
+
+/// Elements handled per inner block; in-place inputs are staged through a stack buffer this big.
+const BLOCK: usize = 256;
+
+/// Channel of flat element `i`.
+#[inline(always)]
+fn channel_of(i: usize, inner: usize, channels: usize) -> usize {
+    (i / inner) % channels
+}
+
+/// The contribution of one element to ∂L/∂α of its channel: `grad·min(0, x)`, in f64.
+///
+/// * x ≥ 0 (±0 included) contributes exactly 0; x NaN contributes NaN (so the channel's α-gradient
+///   is NaN, never a silent 0).
+/// * For f16/f32 the product is exact in f64 (≤ 48 significant bits).
+#[inline(always)]
+pub fn prelu_alpha_grad_term<T: Float>(grad: T, x: T) -> f64 {
+    if x >= T::ZERO {
+        0.0
+    } else {
+        grad.to_f64() * x.to_f64()
+    }
+}
+
+/// Forward PReLU on a contiguous piece of the flat array that starts at flat index `start`:
+/// `out[i] = leaky_relu(x[i]; alpha[channel(start + i)])`. `x = None` works in place.
+///
+/// Same element rules and ≤ 0.5 ULP bound as [`leaky_relu_scalar`].
+pub fn prelu<T: Float>(x: Option<&[T]>, out: &mut [T], alpha: &[T], inner: usize, start: usize) {
+    let channels = alpha.len();
+    let n = out.len();
+    let mut i = 0;
+    while i < n {
+        let pos = start + i;
+        let ch = channel_of(pos, inner, channels);
+        let run = if inner == 1 {
+            // Channel-innermost: one α per element, taken as a slice of alpha.
+            let run = (n - i).min(channels - ch);
+            let a = &alpha[ch..ch + run];
+            let o = &mut out[i..i + run];
+            match x {
+                Some(x) => {
+                    for ((o, &v), &a) in o.iter_mut().zip(&x[i..i + run]).zip(a) {
+                        *o = leaky_relu_scalar(v, a);
+                    }
+                }
+                None => {
+                    for (o, &a) in o.iter_mut().zip(a) {
+                        *o = leaky_relu_scalar(*o, a);
+                    }
+                }
+            }
+            run
+        } else {
+            let run = (n - i).min(inner - pos % inner);
+            let a = alpha[ch];
+            let o = &mut out[i..i + run];
+            super::elementwise::map_unary(x.map(|x| &x[i..i + run]), o, |v| {
+                leaky_relu_scalar(v, a)
+            });
+            run
+        };
+        i += run;
+    }
+}
+
+/// Fused PReLU backward on a contiguous piece of the flat array starting at flat index `start`:
+///
+/// * `out[i] = leaky_relu_grad(grad[i], x[i]; alpha[c])` with `c = channel(start + i)`;
+/// * `acc[c − ch_base] += Σ prelu_alpha_grad_term(grad[i], x[i])`, summed in f64 in increasing `i`
+///   within blocks of 256 elements, each block's per-channel sum added to `acc` in order.
+///
+/// `None` for an input means it is `out` itself (in place); such an input is staged through a
+/// stack buffer before `out` is written. The caller guarantees every channel in the piece lies in
+/// `ch_base .. ch_base + acc.len()`. The summation order depends only on `start` and the piece's
+/// length, so a fixed tiling gives bit-identical sums on any thread count.
+#[allow(clippy::too_many_arguments)]
+pub fn prelu_grad_piece<T: Float>(
+    grad: Option<&[T]>,
+    x: Option<&[T]>,
+    out: &mut [T],
+    alpha: &[T],
+    inner: usize,
+    start: usize,
+    acc: &mut [f64],
+    ch_base: usize,
+) {
+    let channels = alpha.len();
+    let mut grad_buf = [T::ZERO; BLOCK];
+    let mut x_buf = [T::ZERO; BLOCK];
+    for b0 in (0..out.len()).step_by(BLOCK) {
+        let b1 = (b0 + BLOCK).min(out.len());
+        let len = b1 - b0;
+        let o = &mut out[b0..b1];
+        let g: &[T] = match grad {
+            Some(g) => &g[b0..b1],
+            None => {
+                grad_buf[..len].copy_from_slice(o);
+                &grad_buf[..len]
+            }
+        };
+        let xv: &[T] = match x {
+            Some(x) => &x[b0..b1],
+            None => {
+                x_buf[..len].copy_from_slice(o);
+                &x_buf[..len]
+            }
+        };
+        let mut i = 0;
+        while i < len {
+            let pos = start + b0 + i;
+            let ch = channel_of(pos, inner, channels);
+            if inner == 1 {
+                let run = (len - i).min(channels - ch);
+                let lanes = ch - ch_base..ch - ch_base + run;
+                for ((((o, &gv), &xe), &a), acc) in o[i..i + run]
+                    .iter_mut()
+                    .zip(&g[i..i + run])
+                    .zip(&xv[i..i + run])
+                    .zip(&alpha[ch..ch + run])
+                    .zip(&mut acc[lanes])
+                {
+                    *acc += prelu_alpha_grad_term(gv, xe);
+                    *o = leaky_relu_grad_scalar(gv, xe, a);
+                }
+                i += run;
+            } else {
+                let run = (len - i).min(inner - pos % inner);
+                let a = alpha[ch];
+                let mut sum = 0.0f64;
+                for ((o, &gv), &xe) in o[i..i + run]
+                    .iter_mut()
+                    .zip(&g[i..i + run])
+                    .zip(&xv[i..i + run])
+                {
+                    sum += prelu_alpha_grad_term(gv, xe);
+                    *o = leaky_relu_grad_scalar(gv, xe, a);
+                }
+                acc[ch - ch_base] += sum;
+                i += run;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// (outer, channels, inner) = (2, 3, 2): flat channel pattern 0 0 1 1 2 2 0 0 1 1 2 2.
+    #[test]
+    fn forward_uses_the_right_channel() {
+        let x: Vec<f64> = (0..12).map(|i| -1.0 - i as f64).collect();
+        let alpha = [0.5, 0.25, 2.0];
+        let mut out = vec![0.0; 12];
+        prelu(Some(&x), &mut out, &alpha, 2, 0);
+        for (i, (&o, &v)) in out.iter().zip(&x).enumerate() {
+            assert_eq!(o, v * alpha[(i / 2) % 3]);
+        }
+        // A piece starting mid-run, in place.
+        let mut piece = x[3..10].to_vec();
+        prelu(None, &mut piece, &alpha, 2, 3);
+        assert_eq!(piece, out[3..10]);
+        // Channel-innermost layout.
+        let mut nhwc = vec![0.0; 12];
+        prelu(Some(&x), &mut nhwc, &alpha, 1, 0);
+        for (i, (&o, &v)) in nhwc.iter().zip(&x).enumerate() {
+            assert_eq!(o, v * alpha[i % 3]);
+        }
+    }
+
+    #[test]
+    fn backward_sums_per_channel() {
+        for inner in [1usize, 2, 300] {
+            let channels = 3;
+            let n = 2 * channels * inner;
+            let x: Vec<f64> = (0..n).map(|i| ((i * 7919) % 13) as f64 - 6.0).collect();
+            let g: Vec<f64> = (0..n).map(|i| ((i * 104729) % 5) as f64 - 2.0).collect();
+            let alpha = [0.5, -0.25, 2.0];
+            let mut out = vec![0.0; n];
+            let mut acc = vec![0.0; channels];
+            prelu_grad_piece(Some(&g), Some(&x), &mut out, &alpha, inner, 0, &mut acc, 0);
+            let mut expect = [0.0; 3];
+            for i in 0..n {
+                let c = (i / inner) % channels;
+                if x[i] < 0.0 {
+                    expect[c] += g[i] * x[i];
+                }
+                let want = if x[i] > 0.0 { g[i] } else { alpha[c] * g[i] };
+                assert_eq!(out[i], want);
+            }
+            assert_eq!(acc, expect);
+            // In place on x gives the same.
+            let mut x_out = x.clone();
+            let mut acc2 = vec![0.0; channels];
+            prelu_grad_piece(Some(&g), None, &mut x_out, &alpha, inner, 0, &mut acc2, 0);
+            assert_eq!(x_out, out);
+            assert_eq!(acc2, acc);
+        }
+    }
+
+    #[test]
+    fn alpha_grad_term_rules() {
+        assert_eq!(prelu_alpha_grad_term(2.0f32, -0.0), 0.0);
+        assert_eq!(prelu_alpha_grad_term(f32::INFINITY, 0.0), 0.0);
+        assert_eq!(prelu_alpha_grad_term(2.0f32, -3.0), -6.0);
+        assert!(prelu_alpha_grad_term(1.0f32, f32::NAN).is_nan());
+    }
+}

@@ -1,0 +1,98 @@
+//! ReLU and its gradient.
+
+use super::elementwise::{map_binary, map_unary};
+use crate::element::{Float, ReluElement};
+
+/// relu(x) = max(0, x).
+///
+/// * NaN in, the same NaN out. `-0.0` and every negative value give `+0.0`, so the result never
+///   has its sign bit set (except a NaN that had it). Integers: `max(0, x)`; unsigned and bool:
+///   the identity.
+/// * Exact (0 ULP): the result is one of the inputs or zero.
+#[inline(always)]
+pub fn relu_scalar<T: ReluElement>(x: T) -> T {
+    if x > T::ZERO || x.is_nan() {
+        x
+    } else {
+        T::ZERO
+    }
+}
+
+/// `out = relu(x)` elementwise over contiguous slices; `x = None` rectifies `out` in place.
+pub fn relu<T: ReluElement>(x: Option<&[T]>, out: &mut [T]) {
+    map_unary(x, out, relu_scalar);
+}
+
+/// relu'(x)·grad: `grad` where `x > 0`, `+0` where `x <= 0` (the gradient at 0 is 0), NaN where
+/// `x` is NaN. `x` may be relu's input or its output: both are positive at the same places.
+///
+/// A NaN or infinite `grad` where `x <= 0` gives 0 (the branch is not taken), as in PyTorch's
+/// `threshold_backward`. Exact (0 ULP).
+#[inline(always)]
+pub fn relu_grad_scalar<T: Float>(grad: T, x: T) -> T {
+    if x > T::ZERO {
+        grad
+    } else if x.is_nan() {
+        x
+    } else {
+        T::ZERO
+    }
+}
+
+/// `out = relu_grad(grad, x)` elementwise; `None` for an input means it is `out` (in place).
+pub fn relu_grad<T: Float>(grad: Option<&[T]>, x: Option<&[T]>, out: &mut [T]) {
+    map_binary(grad, x, out, relu_grad_scalar);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use half::f16;
+
+    #[test]
+    fn relu_special_values() {
+        let x = [
+            -2.0f64,
+            -0.0,
+            0.0,
+            3.5,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            5e-324,
+            -5e-324,
+        ];
+        let mut out = [9.0; 8];
+        relu(Some(&x), &mut out);
+        assert_eq!(out, [0.0, 0.0, 0.0, 3.5, f64::INFINITY, 0.0, 5e-324, 0.0]);
+        assert!(out.iter().all(|v| v.is_sign_positive()));
+        let mut nan = [f64::NAN];
+        relu(None, &mut nan);
+        assert!(nan[0].is_nan());
+    }
+
+    #[test]
+    fn relu_integers_and_f16() {
+        let mut v = [-3i8, 0, 7, i8::MIN, i8::MAX];
+        relu(None, &mut v);
+        assert_eq!(v, [0, 0, 7, 0, i8::MAX]);
+        let mut u = [0u64, u64::MAX];
+        relu(None, &mut u);
+        assert_eq!(u, [0, u64::MAX]);
+        let h = [f16::from_f32(-1.5), f16::from_f32(2.0), f16::NAN];
+        let mut o = [f16::ZERO; 3];
+        relu(Some(&h), &mut o);
+        assert_eq!(o[0], f16::ZERO);
+        assert_eq!(o[1], f16::from_f32(2.0));
+        assert!(o[2].is_nan());
+    }
+
+    #[test]
+    fn relu_grad_rules() {
+        let g = [1.5f32, 2.0, 3.0, f32::NAN, f32::INFINITY, 4.0];
+        let x = [1.0f32, 0.0, -1.0, -2.0, -1.0, f32::NAN];
+        let mut out = [0.0f32; 6];
+        relu_grad(Some(&g), Some(&x), &mut out);
+        assert_eq!(&out[..5], &[1.5, 0.0, 0.0, 0.0, 0.0]);
+        assert!(out[5].is_nan());
+    }
+}

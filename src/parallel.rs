@@ -1,0 +1,301 @@
+//! The thread pool, the serial threshold and the chunking: every decision about how work is split
+//! is made here.
+//!
+//! * relu_rs owns one rayon pool (never rayon's global one), sized by `set_num_threads`, else the
+//!   `RELU_RS_NUM_THREADS` environment variable, else the CPUs available to the process.
+//! * The pool remembers the process id that built it. After `fork()` the child has none of the
+//!   parent's threads, so the first call in the child builds a fresh pool (the stale one is leaked,
+//!   never dropped, since dropping it would signal threads that do not exist).
+//! * Work is cut into pieces whose bounds depend only on the array's shape, never on the thread
+//!   count, so every result — the per-channel α-gradient sums included — is bit-identical for any
+//!   number of threads.
+
+use rayon::prelude::*;
+use rayon::{ThreadPool, ThreadPoolBuilder};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// Arrays with fewer elements than this run on the calling thread: below it, waking the pool costs
+/// more than the work (a memory-bound op streams 64K f32 in a few microseconds).
+pub const SERIAL_THRESHOLD: usize = 1 << 16;
+
+/// Elementwise work is split into chunks of this many elements (128 KiB of f32): small enough to
+/// balance over 16 threads at 1M elements, large enough that scheduling is noise.
+pub const CHUNK: usize = 1 << 15;
+
+/// The GIL is released around kernels on at least this many elements.
+pub const GIL_RELEASE_THRESHOLD: usize = 1 << 14;
+
+struct PoolState {
+    pid: u32,
+    threads: usize,
+    pool: Option<Arc<ThreadPool>>,
+}
+
+static STATE: Mutex<PoolState> = Mutex::new(PoolState {
+    pid: 0,
+    threads: 0,
+    pool: None,
+});
+
+fn state() -> MutexGuard<'static, PoolState> {
+    // A panic while the lock was held cannot leave the state inconsistent (every field is written
+    // whole), so a poisoned lock is simply taken over.
+    STATE
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The default thread count: `RELU_RS_NUM_THREADS` if it is an integer ≥ 1, else the CPUs available
+/// to this process (affinity mask and cgroup quota included).
+pub fn default_num_threads() -> usize {
+    std::env::var("RELU_RS_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&n| n >= 1)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// Set the thread count (`None` restores the default). The caller has checked `n >= 1`.
+/// Calls already running keep the pool they started with.
+pub fn set_num_threads(n: Option<usize>) {
+    let mut s = state();
+    s.threads = n.unwrap_or_else(default_num_threads).max(1);
+    s.pid = std::process::id();
+    if let Some(old) = s.pool.take() {
+        drop(old); // a pool of this process: its threads exit once running calls finish
+    }
+}
+
+/// The thread count calls will use.
+pub fn num_threads() -> usize {
+    let mut s = state();
+    refresh_after_fork(&mut s);
+    if s.threads == 0 {
+        s.threads = default_num_threads();
+    }
+    s.threads
+}
+
+fn refresh_after_fork(s: &mut PoolState) {
+    let pid = std::process::id();
+    if s.pid != pid {
+        if let Some(stale) = s.pool.take() {
+            std::mem::forget(stale);
+        }
+        s.pid = pid;
+    }
+}
+
+/// The pool for a parallel call, or `None` when calls should run serially (one thread, or the
+/// pool could not be built).
+fn pool() -> Option<Arc<ThreadPool>> {
+    let mut s = state();
+    refresh_after_fork(&mut s);
+    if s.threads == 0 {
+        s.threads = default_num_threads();
+    }
+    if s.threads <= 1 {
+        return None;
+    }
+    if s.pool.is_none() {
+        s.pool = ThreadPoolBuilder::new()
+            .num_threads(s.threads)
+            .thread_name(|i| format!("relu_rs-{i}"))
+            .build()
+            .ok()
+            .map(Arc::new);
+    }
+    s.pool.clone()
+}
+
+/// Run `f` inside relu_rs's pool (or directly, when serial).
+fn install<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    match pool() {
+        Some(p) => p.install(f),
+        None => f(),
+    }
+}
+
+/// Call `f(start, chunk)` over `out` cut into [`CHUNK`]-sized pieces, `start` being the chunk's
+/// offset; serial below [`SERIAL_THRESHOLD`].
+pub fn for_each_chunk<T: Send>(out: &mut [T], f: impl Fn(usize, &mut [T]) + Sync + Send) {
+    if out.len() < SERIAL_THRESHOLD {
+        f(0, out);
+        return;
+    }
+    install(|| {
+        out.par_chunks_mut(CHUNK)
+            .enumerate()
+            .for_each(|(k, chunk)| f(k * CHUNK, chunk));
+    });
+}
+
+/// Target width (elements) of a column block of a PReLU backward tile.
+const TILE_COLS: usize = 512;
+/// Target elements per PReLU backward tile.
+const TILE_ELEMS: usize = 1 << 15;
+
+/// A column block of the `(outer, channels·inner)` matrix: columns `col0..col1` of every row,
+/// touching channels `ch0..ch0 + nch`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct ColumnBlock {
+    col0: usize,
+    col1: usize,
+    ch0: usize,
+    nch: usize,
+}
+
+/// Column blocks for `channels × inner` columns. With `inner ≥ TILE_COLS` each channel's run is cut
+/// into blocks of `TILE_COLS`; otherwise blocks hold whole channels, about `TILE_COLS` columns each.
+fn column_blocks(channels: usize, inner: usize) -> Vec<ColumnBlock> {
+    let mut blocks = Vec::new();
+    if inner >= TILE_COLS {
+        for ch in 0..channels {
+            let base = ch * inner;
+            for c0 in (0..inner).step_by(TILE_COLS) {
+                let c1 = (c0 + TILE_COLS).min(inner);
+                blocks.push(ColumnBlock {
+                    col0: base + c0,
+                    col1: base + c1,
+                    ch0: ch,
+                    nch: 1,
+                });
+            }
+        }
+    } else {
+        let per = (TILE_COLS / inner).max(1);
+        for ch0 in (0..channels).step_by(per) {
+            let nch = per.min(channels - ch0);
+            blocks.push(ColumnBlock {
+                col0: ch0 * inner,
+                col1: (ch0 + nch) * inner,
+                ch0,
+                nch,
+            });
+        }
+    }
+    blocks
+}
+
+/// A raw pointer that may cross threads; each tile writes only its own disjoint rows × columns.
+#[derive(Clone, Copy)]
+struct SharedMut<T>(*mut T);
+// SAFETY: used only to hand each tile its disjoint region of one `&mut [T]` (see `prelu_grad`).
+unsafe impl<T: Send> Send for SharedMut<T> {}
+unsafe impl<T: Send> Sync for SharedMut<T> {}
+
+/// The fused, tiled PReLU backward.
+///
+/// The flat array is the matrix `(outer rows) × (channels·inner columns)`. It is cut into tiles of
+/// `rows_per_tile` rows × one column block (both from the shape alone). Each tile calls `piece` on
+/// each of its row segments, in row order, accumulating the α-gradient of its channels in f64.
+/// Tiles run in parallel; their partial sums are then added per channel in tile order
+/// (row block, then column block), a fixed order, so the result does not depend on the thread count.
+///
+/// `piece(grad, x, out, start, acc, ch_base)` is [`crate::kernels::prelu::prelu_grad_piece`] with α
+/// bound. `grad`/`x` are `None` when they are `out` itself. Returns the per-channel sums.
+pub fn prelu_grad<T, F>(
+    grad: Option<&[T]>,
+    x: Option<&[T]>,
+    out: &mut [T],
+    channels: usize,
+    inner: usize,
+    piece: F,
+) -> Vec<f64>
+where
+    T: Copy + Send + Sync,
+    F: Fn(Option<&[T]>, Option<&[T]>, &mut [T], usize, &mut [f64], usize) + Sync + Send,
+{
+    let mut sums = vec![0.0f64; channels];
+    let row_len = channels * inner;
+    if out.is_empty() || row_len == 0 {
+        return sums;
+    }
+    let outer = out.len() / row_len;
+    let blocks = column_blocks(channels, inner);
+    let width = blocks[0].col1 - blocks[0].col0;
+    let rows_per_tile = (TILE_ELEMS / width).clamp(1, outer);
+    let row_blocks = outer.div_ceil(rows_per_tile);
+    let n_tiles = row_blocks * blocks.len();
+    let len = out.len();
+    let out_ptr = SharedMut(out.as_mut_ptr());
+
+    let tile = |t: usize| -> Vec<f64> {
+        let rb = t / blocks.len();
+        let b = blocks[t % blocks.len()];
+        let mut acc = vec![0.0f64; b.nch];
+        let r1 = ((rb + 1) * rows_per_tile).min(outer);
+        for row in rb * rows_per_tile..r1 {
+            let lo = row * row_len + b.col0;
+            let hi = row * row_len + b.col1;
+            debug_assert!(hi <= len);
+            let p = out_ptr;
+            // SAFETY: `lo..hi` lies inside `out` (hi ≤ outer·row_len = len), and tiles partition
+            // the matrix, so no two tiles (or rows) create overlapping slices. `grad`/`x` are
+            // `Some` only when they do not alias `out`.
+            let seg = unsafe { std::slice::from_raw_parts_mut(p.0.add(lo), hi - lo) };
+            piece(
+                grad.map(|g| &g[lo..hi]),
+                x.map(|x| &x[lo..hi]),
+                seg,
+                lo,
+                &mut acc,
+                b.ch0,
+            );
+        }
+        acc
+    };
+
+    let partials: Vec<Vec<f64>> = if len < SERIAL_THRESHOLD {
+        (0..n_tiles).map(tile).collect()
+    } else {
+        install(|| (0..n_tiles).into_par_iter().map(tile).collect())
+    };
+    for (t, acc) in partials.iter().enumerate() {
+        let b = blocks[t % blocks.len()];
+        for (s, &a) in sums[b.ch0..b.ch0 + b.nch].iter_mut().zip(acc) {
+            *s += a;
+        }
+    }
+    sums
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn column_blocks_cover_every_column_once() {
+        for (channels, inner) in [
+            (1, 1),
+            (3, 1),
+            (1000, 1),
+            (7, 3),
+            (64, 3136),
+            (2, 512),
+            (5, 513),
+        ] {
+            let blocks = column_blocks(channels, inner);
+            let mut next = 0;
+            for b in &blocks {
+                assert_eq!(b.col0, next);
+                assert!(b.col1 > b.col0);
+                assert_eq!(b.ch0, b.col0 / inner);
+                assert_eq!(b.ch0 + b.nch - 1, (b.col1 - 1) / inner);
+                next = b.col1;
+            }
+            assert_eq!(next, channels * inner);
+        }
+    }
+
+    #[test]
+    fn for_each_chunk_covers_everything_in_parallel() {
+        let mut v = vec![0usize; SERIAL_THRESHOLD * 3 + 17];
+        for_each_chunk(&mut v, |start, chunk| {
+            for (i, e) in chunk.iter_mut().enumerate() {
+                *e = start + i;
+            }
+        });
+        assert!(v.iter().enumerate().all(|(i, &e)| i == e));
+    }
+}

@@ -1,0 +1,4 @@
+//! Python bindings: extraction, dtype dispatch, checks, GIL release. No arithmetic lives here.
+
+pub mod arrays;
+pub mod ops;

@@ -1,0 +1,345 @@
+//! The `#[pyfunction]`s: pick the element type from `out`, borrow, run the kernel, release the GIL.
+
+use half::f16;
+use numpy::{Element, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
+use pyo3::prelude::*;
+
+use super::arrays::{
+    borrow_error, check_same_layout, maybe_detach, type_error, typed, value_error,
+};
+use crate::element::Float;
+use crate::kernels;
+use crate::parallel;
+
+/// Evaluate `$body` with `$T` bound to the element type of `$out` (a float dtype).
+macro_rules! dispatch_float {
+    ($out:expr, $T:ident => $body:expr) => {{
+        let out: &Bound<'_, PyAny> = $out;
+        if out.cast::<PyArrayDyn<f32>>().is_ok() {
+            type $T = f32;
+            $body
+        } else if out.cast::<PyArrayDyn<f64>>().is_ok() {
+            type $T = f64;
+            $body
+        } else if out.cast::<PyArrayDyn<f16>>().is_ok() {
+            type $T = f16;
+            $body
+        } else {
+            Err(unsupported_dtype(out, "float16, float32 or float64"))
+        }
+    }};
+}
+
+/// Evaluate `$body` with `$T` bound to `$out`'s element type, trying each listed type.
+macro_rules! dispatch_types {
+    ($out:expr, $T:ident => $body:expr; $($ty:ty),+) => {{
+        let out: &Bound<'_, PyAny> = $out;
+        $(
+            if out.cast::<PyArrayDyn<$ty>>().is_ok() {
+                type $T = $ty;
+                return $body;
+            }
+        )+
+        Err(unsupported_dtype(out, "a float, integer or bool dtype"))
+    }};
+}
+
+fn unsupported_dtype(out: &Bound<'_, PyAny>, expected: &str) -> PyErr {
+    let got = out
+        .getattr("dtype")
+        .map(|d| d.to_string())
+        .unwrap_or_else(|_| "a non-array".into());
+    type_error(format!(
+        "out must be a native-byte-order ndarray of {expected}, got {got}"
+    ))
+}
+
+/// `out = op(x)`, or `op(out)` in place when `x is out`. `kernel(start, x, out_chunk)`.
+fn run_unary<T, K>(
+    py: Python<'_>,
+    x: &Bound<'_, PyAny>,
+    out: &Bound<'_, PyAny>,
+    kernel: K,
+) -> PyResult<()>
+where
+    T: Element + Copy + Send + Sync,
+    K: Fn(usize, Option<&[T]>, &mut [T]) + Sync + Send,
+{
+    let out_arr = typed::<T>(out, "out")?;
+    if x.is(out) {
+        let mut out_rw = out_arr
+            .try_readwrite()
+            .map_err(|e| borrow_error("out", e))?;
+        let o = out_rw.as_slice_mut().map_err(|e| borrow_error("out", e))?;
+        let n = o.len();
+        maybe_detach(py, n, || {
+            parallel::for_each_chunk(o, |lo, c| kernel(lo, None, c))
+        });
+        return Ok(());
+    }
+    let x_arr = typed::<T>(x, "x")?;
+    check_same_layout(x_arr, "x", out_arr)?;
+    let x_ro = x_arr.try_readonly().map_err(|e| borrow_error("x", e))?;
+    let mut out_rw = out_arr
+        .try_readwrite()
+        .map_err(|e| borrow_error("out", e))?;
+    let xs = x_ro.as_slice().map_err(|e| borrow_error("x", e))?;
+    let o = out_rw.as_slice_mut().map_err(|e| borrow_error("out", e))?;
+    let n = o.len();
+    maybe_detach(py, n, || {
+        parallel::for_each_chunk(o, |lo, c| kernel(lo, Some(&xs[lo..lo + c.len()]), c))
+    });
+    Ok(())
+}
+
+/// The input slices of a binary op: `None` where the input is `out` itself.
+struct BinaryInputs<'a, T> {
+    grad: Option<&'a [T]>,
+    x: Option<&'a [T]>,
+}
+
+/// Borrow `grad`, `x` and `out` (any of which may be the same object) and call
+/// `f(inputs, out_slice)`.
+fn with_binary<T, R>(
+    grad: &Bound<'_, PyAny>,
+    x: &Bound<'_, PyAny>,
+    out: &Bound<'_, PyAny>,
+    f: impl FnOnce(BinaryInputs<'_, T>, &mut [T]) -> R,
+) -> PyResult<R>
+where
+    T: Element + Copy,
+{
+    let out_arr = typed::<T>(out, "out")?;
+    let grad_arr = if grad.is(out) {
+        None
+    } else {
+        Some(typed::<T>(grad, "grad")?)
+    };
+    let x_arr = if x.is(out) {
+        None
+    } else {
+        Some(typed::<T>(x, "x")?)
+    };
+    if let Some(g) = grad_arr {
+        check_same_layout(g, "grad", out_arr)?;
+    }
+    if let Some(a) = x_arr {
+        check_same_layout(a, "x", out_arr)?;
+    }
+    let grad_ro = grad_arr
+        .map(|g| g.try_readonly())
+        .transpose()
+        .map_err(|e| borrow_error("grad", e))?;
+    let x_ro = x_arr
+        .map(|a| a.try_readonly())
+        .transpose()
+        .map_err(|e| borrow_error("x", e))?;
+    let mut out_rw = out_arr
+        .try_readwrite()
+        .map_err(|e| borrow_error("out", e))?;
+    let inputs = BinaryInputs {
+        grad: grad_ro
+            .as_ref()
+            .map(|g| g.as_slice())
+            .transpose()
+            .map_err(|e| borrow_error("grad", e))?,
+        x: x_ro
+            .as_ref()
+            .map(|a| a.as_slice())
+            .transpose()
+            .map_err(|e| borrow_error("x", e))?,
+    };
+    let o = out_rw.as_slice_mut().map_err(|e| borrow_error("out", e))?;
+    Ok(f(inputs, o))
+}
+
+/// `out = op(grad, x)` elementwise, any of the three possibly the same array.
+fn run_binary<T, K>(
+    py: Python<'_>,
+    grad: &Bound<'_, PyAny>,
+    x: &Bound<'_, PyAny>,
+    out: &Bound<'_, PyAny>,
+    kernel: K,
+) -> PyResult<()>
+where
+    T: Element + Copy + Send + Sync,
+    K: Fn(Option<&[T]>, Option<&[T]>, &mut [T]) + Sync + Send,
+{
+    with_binary::<T, ()>(grad, x, out, |inp, o| {
+        let n = o.len();
+        maybe_detach(py, n, || {
+            parallel::for_each_chunk(o, |lo, c| {
+                let hi = lo + c.len();
+                kernel(inp.grad.map(|g| &g[lo..hi]), inp.x.map(|v| &v[lo..hi]), c)
+            })
+        })
+    })
+}
+
+/// Extract α as a contiguous 1-D slice-able array of `T`.
+fn alpha_array<'py, T: Element>(
+    alpha: &Bound<'py, PyAny>,
+) -> PyResult<numpy::PyReadonlyArrayDyn<'py, T>> {
+    let arr = typed::<T>(alpha, "alpha")?;
+    if arr.ndim() != 1 || arr.len() == 0 {
+        return Err(value_error("alpha must be a non-empty 1-D array"));
+    }
+    arr.try_readonly().map_err(|e| borrow_error("alpha", e))
+}
+
+fn check_prelu_layout(n: usize, channels: usize, inner: usize) -> PyResult<()> {
+    if inner == 0 || (n > 0 && n % (channels * inner) != 0) {
+        return Err(value_error(format!(
+            "x has {n} elements, not a multiple of channels ({channels}) x inner ({inner})"
+        )));
+    }
+    Ok(())
+}
+
+#[pyfunction]
+pub fn relu(py: Python<'_>, x: &Bound<'_, PyAny>, out: &Bound<'_, PyAny>) -> PyResult<()> {
+    dispatch_types!(out, T => run_unary::<T, _>(py, x, out, |_, x, o| kernels::relu::relu(x, o));
+        f32, f64, f16, i8, i16, i32, i64, u8, u16, u32, u64, bool)
+}
+
+#[pyfunction]
+pub fn relu_grad(
+    py: Python<'_>,
+    grad: &Bound<'_, PyAny>,
+    x: &Bound<'_, PyAny>,
+    out: &Bound<'_, PyAny>,
+) -> PyResult<()> {
+    dispatch_float!(out, T => run_binary::<T, _>(py, grad, x, out, kernels::relu::relu_grad))
+}
+
+#[pyfunction]
+pub fn leaky_relu(
+    py: Python<'_>,
+    x: &Bound<'_, PyAny>,
+    alpha: f64,
+    out: &Bound<'_, PyAny>,
+) -> PyResult<()> {
+    dispatch_float!(out, T => {
+        let a = T::from_f64(alpha);
+        run_unary::<T, _>(py, x, out, move |_, x, o| kernels::leaky_relu::leaky_relu(x, o, a))
+    })
+}
+
+#[pyfunction]
+pub fn leaky_relu_grad(
+    py: Python<'_>,
+    grad: &Bound<'_, PyAny>,
+    x: &Bound<'_, PyAny>,
+    alpha: f64,
+    out: &Bound<'_, PyAny>,
+) -> PyResult<()> {
+    dispatch_float!(out, T => {
+        let a = T::from_f64(alpha);
+        run_binary::<T, _>(py, grad, x, out, move |g, x, o| kernels::leaky_relu::leaky_relu_grad(g, x, o, a))
+    })
+}
+
+#[pyfunction]
+pub fn prelu(
+    py: Python<'_>,
+    x: &Bound<'_, PyAny>,
+    alpha: &Bound<'_, PyAny>,
+    inner: usize,
+    out: &Bound<'_, PyAny>,
+) -> PyResult<()> {
+    dispatch_float!(out, T => {
+        let alpha_ro = alpha_array::<T>(alpha)?;
+        let a = alpha_ro.as_slice().map_err(|e| borrow_error("alpha", e))?;
+        let n = out.cast::<PyArrayDyn<T>>().map(|o| o.len()).unwrap_or(0);
+        check_prelu_layout(n, a.len(), inner)?;
+        run_unary::<T, _>(py, x, out, |start, x, o| kernels::prelu::prelu(x, o, a, inner, start))
+    })
+}
+
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+pub fn prelu_grad(
+    py: Python<'_>,
+    grad: &Bound<'_, PyAny>,
+    x: &Bound<'_, PyAny>,
+    alpha: &Bound<'_, PyAny>,
+    inner: usize,
+    out: &Bound<'_, PyAny>,
+    alpha_grad: &Bound<'_, PyAny>,
+) -> PyResult<()> {
+    dispatch_float!(out, T => {
+        let alpha_ro = alpha_array::<T>(alpha)?;
+        let a = alpha_ro.as_slice().map_err(|e| borrow_error("alpha", e))?;
+        let ag = typed::<T>(alpha_grad, "alpha_grad")?;
+        if ag.ndim() != 1 || ag.len() != a.len() {
+            return Err(value_error(format!(
+                "alpha_grad must be 1-D with {} elements, got shape {:?}",
+                a.len(),
+                ag.shape()
+            )));
+        }
+        let channels = a.len();
+        let sums = with_binary::<T, PyResult<Vec<f64>>>(grad, x, out, |inp, o| {
+            check_prelu_layout(o.len(), channels, inner)?;
+            let n = o.len();
+            Ok(maybe_detach(py, n, || {
+                parallel::prelu_grad(inp.grad, inp.x, o, channels, inner, |g, x, seg, start, acc, ch0| {
+                    kernels::prelu::prelu_grad_piece(g, x, seg, a, inner, start, acc, ch0)
+                })
+            }))
+        })??;
+        let mut ag_rw = ag.try_readwrite().map_err(|e| borrow_error("alpha_grad", e))?;
+        let dst = ag_rw.as_slice_mut().map_err(|e| borrow_error("alpha_grad", e))?;
+        for (d, s) in dst.iter_mut().zip(sums) {
+            *d = T::from_f64(s);
+        }
+        Ok(())
+    })
+}
+
+#[pyfunction]
+pub fn softplus(
+    py: Python<'_>,
+    x: &Bound<'_, PyAny>,
+    beta: f64,
+    threshold: f64,
+    out: &Bound<'_, PyAny>,
+) -> PyResult<()> {
+    dispatch_float!(out, T => run_unary::<T, _>(py, x, out, move |_, x, o| {
+        kernels::softplus::softplus(x, o, beta, threshold)
+    }))
+}
+
+#[pyfunction]
+pub fn softplus_grad(
+    py: Python<'_>,
+    grad: &Bound<'_, PyAny>,
+    x: &Bound<'_, PyAny>,
+    beta: f64,
+    threshold: f64,
+    out: &Bound<'_, PyAny>,
+) -> PyResult<()> {
+    dispatch_float!(out, T => run_binary::<T, _>(py, grad, x, out, move |g, x, o| {
+        kernels::softplus::softplus_grad(g, x, o, beta, threshold)
+    }))
+}
+
+#[pyfunction]
+#[pyo3(signature = (n=None))]
+pub fn set_num_threads(n: Option<usize>) -> PyResult<()> {
+    if n == Some(0) {
+        return Err(value_error("n must be >= 1 (or None for the default)"));
+    }
+    parallel::set_num_threads(n);
+    Ok(())
+}
+
+#[pyfunction]
+pub fn get_num_threads() -> usize {
+    parallel::num_threads()
+}
+
+#[pyfunction]
+pub fn simd_path() -> &'static str {
+    crate::simd::active_path()
+}
