@@ -10,6 +10,7 @@
 //!   count, so every result — the per-channel α-gradient sums included — is bit-identical for any
 //!   number of threads.
 
+use crate::math::CompensatedSum;
 use rayon::prelude::*;
 use rayon::{ThreadPool, ThreadPoolBuilder};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -189,7 +190,7 @@ unsafe impl<T: Send> Sync for SharedMut<T> {}
 /// The flat array is the matrix `(outer rows) × (channels·inner columns)`. It is cut into tiles of
 /// `rows_per_tile` rows × one column block (both from the shape alone). Each tile calls `piece` on
 /// each of its row segments, in row order, accumulating the α-gradient of its channels in f64.
-/// Tiles run in parallel; their partial sums are then added per channel in tile order
+/// Tiles run in parallel; their compensated partial sums are then merged per channel in tile order
 /// (row block, then column block), a fixed order, so the result does not depend on the thread count.
 ///
 /// `piece(grad, x, out, start, acc, ch_base)` is [`crate::kernels::prelu::prelu_grad_piece`] with α
@@ -204,12 +205,12 @@ pub fn prelu_grad<T, F>(
 ) -> Vec<f64>
 where
     T: Copy + Send + Sync,
-    F: Fn(Option<&[T]>, Option<&[T]>, &mut [T], usize, &mut [f64], usize) + Sync + Send,
+    F: Fn(Option<&[T]>, Option<&[T]>, &mut [T], usize, &mut [CompensatedSum], usize) + Sync + Send,
 {
-    let mut sums = vec![0.0f64; channels];
+    let mut sums = vec![CompensatedSum::default(); channels];
     let row_len = channels * inner;
     if out.is_empty() || row_len == 0 {
-        return sums;
+        return vec![0.0; channels];
     }
     let outer = out.len() / row_len;
     let blocks = column_blocks(channels, inner);
@@ -220,10 +221,10 @@ where
     let len = out.len();
     let out_ptr = SharedMut(out.as_mut_ptr());
 
-    let tile = |t: usize| -> Vec<f64> {
+    let tile = |t: usize| -> Vec<CompensatedSum> {
         let rb = t / blocks.len();
         let b = blocks[t % blocks.len()];
-        let mut acc = vec![0.0f64; b.nch];
+        let mut acc = vec![CompensatedSum::default(); b.nch];
         let r1 = ((rb + 1) * rows_per_tile).min(outer);
         for row in rb * rows_per_tile..r1 {
             let lo = row * row_len + b.col0;
@@ -246,18 +247,18 @@ where
         acc
     };
 
-    let partials: Vec<Vec<f64>> = if len < SERIAL_THRESHOLD {
+    let partials: Vec<Vec<CompensatedSum>> = if len < SERIAL_THRESHOLD {
         (0..n_tiles).map(tile).collect()
     } else {
         install(|| (0..n_tiles).into_par_iter().map(tile).collect())
     };
     for (t, acc) in partials.iter().enumerate() {
         let b = blocks[t % blocks.len()];
-        for (s, &a) in sums[b.ch0..b.ch0 + b.nch].iter_mut().zip(acc) {
-            *s += a;
+        for (s, a) in sums[b.ch0..b.ch0 + b.nch].iter_mut().zip(acc) {
+            s.merge(a);
         }
     }
-    sums
+    sums.iter().map(CompensatedSum::value).collect()
 }
 
 #[cfg(test)]

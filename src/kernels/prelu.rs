@@ -7,6 +7,7 @@
 
 use super::leaky_relu::{leaky_relu_grad_scalar, leaky_relu_scalar};
 use crate::element::Float;
+use crate::math::CompensatedSum;
 
 /// Elements handled per inner block; in-place inputs are staged through a stack buffer this big.
 const BLOCK: usize = 256;
@@ -76,8 +77,8 @@ pub fn prelu<T: Float>(x: Option<&[T]>, out: &mut [T], alpha: &[T], inner: usize
 /// Fused PReLU backward on a contiguous piece of the flat array starting at flat index `start`:
 ///
 /// * `out[i] = leaky_relu_grad(grad[i], x[i]; alpha[c])` with `c = channel(start + i)`;
-/// * `acc[c − ch_base] += Σ prelu_alpha_grad_term(grad[i], x[i])`, summed in f64 in increasing `i`
-///   within blocks of 256 elements, each block's per-channel sum added to `acc` in order.
+/// * `acc[c − ch_base] += prelu_alpha_grad_term(grad[i], x[i])` for every `i`, in increasing `i`,
+///   in a compensated f64 sum.
 ///
 /// `None` for an input means it is `out` itself (in place); such an input is staged through a
 /// stack buffer before `out` is written. The caller guarantees every channel in the piece lies in
@@ -91,7 +92,7 @@ pub fn prelu_grad_piece<T: Float>(
     alpha: &[T],
     inner: usize,
     start: usize,
-    acc: &mut [f64],
+    acc: &mut [CompensatedSum],
     ch_base: usize,
 ) {
     let channels = alpha.len();
@@ -129,23 +130,22 @@ pub fn prelu_grad_piece<T: Float>(
                     .zip(&alpha[ch..ch + run])
                     .zip(&mut acc[lanes])
                 {
-                    *acc += prelu_alpha_grad_term(gv, xe);
+                    acc.add(prelu_alpha_grad_term(gv, xe));
                     *o = leaky_relu_grad_scalar(gv, xe, a);
                 }
                 i += run;
             } else {
                 let run = (len - i).min(inner - pos % inner);
                 let a = alpha[ch];
-                let mut sum = 0.0f64;
+                let sum = &mut acc[ch - ch_base];
                 for ((o, &gv), &xe) in o[i..i + run]
                     .iter_mut()
                     .zip(&g[i..i + run])
                     .zip(&xv[i..i + run])
                 {
-                    sum += prelu_alpha_grad_term(gv, xe);
+                    sum.add(prelu_alpha_grad_term(gv, xe));
                     *o = leaky_relu_grad_scalar(gv, xe, a);
                 }
-                acc[ch - ch_base] += sum;
                 i += run;
             }
         }
@@ -187,7 +187,7 @@ mod tests {
             let g: Vec<f64> = (0..n).map(|i| ((i * 104729) % 5) as f64 - 2.0).collect();
             let alpha = [0.5, -0.25, 2.0];
             let mut out = vec![0.0; n];
-            let mut acc = vec![0.0; channels];
+            let mut acc = vec![CompensatedSum::default(); channels];
             prelu_grad_piece(Some(&g), Some(&x), &mut out, &alpha, inner, 0, &mut acc, 0);
             let mut expect = [0.0; 3];
             for i in 0..n {
@@ -198,10 +198,11 @@ mod tests {
                 let want = if x[i] > 0.0 { g[i] } else { alpha[c] * g[i] };
                 assert_eq!(out[i], want);
             }
-            assert_eq!(acc, expect);
+            let got: Vec<f64> = acc.iter().map(|s| s.value()).collect();
+            assert_eq!(got, expect);
             // In place on x gives the same.
             let mut x_out = x.clone();
-            let mut acc2 = vec![0.0; channels];
+            let mut acc2 = vec![CompensatedSum::default(); channels];
             prelu_grad_piece(Some(&g), None, &mut x_out, &alpha, inner, 0, &mut acc2, 0);
             assert_eq!(x_out, out);
             assert_eq!(acc2, acc);

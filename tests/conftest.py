@@ -1,0 +1,143 @@
+"""Shared helpers: independent NumPy-float64 references, layouts, special values, ULP distance."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+
+import relu_rs
+
+FLOAT_DTYPES = [np.float16, np.float32, np.float64]
+INT_DTYPES = [np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64]
+
+# Sizes around the kernels' internal boundaries: 256-element blocks, 512-column tiles, 32K
+# chunks and the 64K serial threshold, each with odd tails.
+BOUNDARY_SIZES = [1, 2, 7, 31, 255, 257, 513, 32767, 32769, 65535, 65536 + 33, 3 * 32768 + 5]
+
+
+def special_values(dtype: Any) -> np.ndarray:
+    """NaN, ±inf, ±0, ±max, ±tiny, ±smallest subnormal, a few ordinary values, then noise."""
+    fi = np.finfo(dtype)
+    vals = [
+        np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 3.0, -2.5,
+        float(fi.max), -float(fi.max), float(fi.tiny), -float(fi.tiny),
+        float(fi.smallest_subnormal), -float(fi.smallest_subnormal),
+        20.5, -20.5, 40.0, -40.0, 100.0, -100.0,
+    ]  # fmt: skip
+    noise = np.random.default_rng(1234).standard_normal(400) * 8
+    with np.errstate(over="ignore"):
+        return np.concatenate([np.array(vals), noise]).astype(dtype)
+
+
+def layouts(values: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
+    """The same values in every memory layout the API must handle."""
+    dtype = values.dtype
+    n = 4 * 5 * 6
+    c = np.resize(values, n).reshape(4, 5, 6).copy()
+    yield "C", c
+    yield "F", np.asfortranarray(c)
+    big = np.resize(values[::-1], 8 * 10 * 12).reshape(8, 10, 12)
+    yield "strided", big[::2, 1::2, ::3]
+    yield "negative", c[::-1, :, ::-2]
+    yield "transposed", c.transpose(2, 0, 1)
+    yield "0-d", np.array(values[min(5, values.size - 1)], dtype=dtype)
+    yield "0-d-nan", np.array(values[0], dtype=dtype)
+    yield "empty", np.empty((0, 3), dtype=dtype)
+    yield "1-D", np.resize(values, 1001)
+    yield "broadcast", np.broadcast_to(np.resize(values, 7), (3, 7))
+
+
+def assert_identical(got: np.ndarray, want: np.ndarray) -> None:
+    """Equal shape, dtype and values, NaN where NaN, and the same sign of zero."""
+    assert got.shape == want.shape, (got.shape, want.shape)
+    assert got.dtype == want.dtype, (got.dtype, want.dtype)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(np.signbit(got[got == 0]), np.signbit(want[want == 0]))
+
+
+# ----- independent references, in float64 then rounded once to the result dtype ------------
+
+
+def ref_relu(x: np.ndarray) -> np.ndarray:
+    if x.dtype.kind != "f":
+        return np.where(x > 0, x, 0).astype(x.dtype)
+    xd = x.astype(np.float64)
+    return np.where(np.isnan(xd), xd, np.where(xd > 0, xd, 0.0)).astype(x.dtype)
+
+
+def ref_relu_grad(g: np.ndarray, x: np.ndarray) -> np.ndarray:
+    gd, xd = g.astype(np.float64), x.astype(np.float64)
+    return np.where(np.isnan(xd), np.nan, np.where(xd > 0, gd, 0.0)).astype(x.dtype)
+
+
+def ref_leaky(x: np.ndarray, alpha: Any) -> np.ndarray:
+    xd = x.astype(np.float64)
+    a = np.asarray(alpha).astype(x.dtype).astype(np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        neg = np.where((xd == 0) | (a == 0), 0.0, a * xd)
+        return np.where(np.isnan(xd) | (xd > 0), xd, neg).astype(x.dtype)
+
+
+def ref_leaky_grad(g: np.ndarray, x: np.ndarray, alpha: Any) -> np.ndarray:
+    gd, xd = g.astype(np.float64), x.astype(np.float64)
+    a = np.asarray(alpha).astype(x.dtype).astype(np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        neg = np.where(a == 0, 0.0, a * gd)
+        return np.where(np.isnan(xd), np.nan, np.where(xd > 0, gd, neg)).astype(x.dtype)
+
+
+def ref_softplus(x: np.ndarray, beta: float = 1.0, threshold: float | None = None) -> np.ndarray:
+    """float64 reference (logaddexp is accurate to ~1 ULP in float64)."""
+    xd = x.astype(np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        y = np.logaddexp(0.0, beta * xd) / beta
+        if threshold is not None:
+            y = np.where(beta * xd > threshold, xd, y)
+    return y.astype(x.dtype)
+
+
+def ref_sigmoid(z: np.ndarray) -> np.ndarray:
+    with np.errstate(over="ignore"):
+        e = np.exp(-np.abs(z))
+        return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def ulp_distance(got: np.ndarray, want: np.ndarray) -> np.ndarray:
+    """Distance in units of the result dtype's spacing at ``want`` (NaN pairs count 0)."""
+    dtype = got.dtype
+    g = got.astype(np.float64)
+    w = want.astype(np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        spacing = np.spacing(np.abs(want).astype(dtype)).astype(np.float64)
+        d = np.abs(g - w) / spacing
+    both_nan = np.isnan(g) & np.isnan(w)
+    same = g == w
+    return np.where(both_nan | same, 0.0, d)
+
+
+@pytest.fixture(autouse=True)
+def _restore_threads() -> Iterator[None]:
+    yield
+    relu_rs.set_num_threads(None)
+
+
+def run_all_outs(
+    fn: Callable[..., np.ndarray], args: tuple[Any, ...], want: np.ndarray, **kw: Any
+) -> None:
+    """``fn(*args)`` equals ``want`` with out=None, a C out, an F out and a strided out."""
+    assert_identical(fn(*args, **kw), want)
+    for order in "CF":
+        out = np.full(want.shape, 7, dtype=want.dtype, order=order)
+        res = fn(*args, out=out, **kw)
+        assert res is out
+        assert_identical(out, want)
+    if want.ndim >= 1 and want.size:
+        big = np.full((2 * want.shape[0],) + want.shape[1:], 7, dtype=want.dtype)
+        view = big[::-2]
+        res = fn(*args, out=view, **kw)
+        assert res is view
+        assert_identical(view, want)
+        np.testing.assert_array_equal(big[0::2], 7)  # untouched between the strided slots

@@ -1,0 +1,103 @@
+"""leaky_relu and leaky_relu_grad: every dtype, layout and alpha, special values, in place."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import (
+    BOUNDARY_SIZES,
+    FLOAT_DTYPES,
+    assert_identical,
+    layouts,
+    ref_leaky,
+    ref_leaky_grad,
+    ref_relu,
+    ref_relu_grad,
+    run_all_outs,
+    special_values,
+)
+
+import relu_rs
+
+ALPHAS = [0.01, 0.2, 1.0, -1.0, 0.0, 3.7, -0.3, 1e-30]
+
+
+@pytest.mark.parametrize("alpha", ALPHAS)
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+def test_leaky_every_layout(dtype: type, alpha: float) -> None:
+    for _, x in layouts(special_values(dtype)):
+        run_all_outs(relu_rs.leaky_relu, (x, alpha), ref_leaky(x, alpha))
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+def test_leaky_special_cases(dtype: type) -> None:
+    x = special_values(dtype)
+    assert_identical(relu_rs.leaky_relu(x, 0.0), ref_relu(x))  # alpha=0 is relu, even at -inf
+    with np.errstate(invalid="ignore"):
+        assert_identical(relu_rs.leaky_relu(x, -1.0), np.abs(x))  # alpha=-1 is |x|
+    assert_identical(relu_rs.leaky_relu(x, 1.0), np.where(x == 0, np.zeros_like(x), x))
+    y = relu_rs.leaky_relu(np.array([-0.0, 0.0], dtype=dtype), 0.5)
+    assert not np.signbit(y).any()
+
+
+def test_leaky_default_alpha_and_rounding() -> None:
+    x = np.array([-3.0, 2.0], dtype=np.float32)
+    np.testing.assert_array_equal(relu_rs.leaky_relu(x), [np.float32(0.01) * np.float32(-3), 2])
+    # float16: alpha is cast to float16 and the product rounded once
+    h = np.array([-0.333], dtype=np.float16)
+    want = (np.float64(np.float16(0.1)) * np.float64(h[0])).astype(np.float16)
+    assert relu_rs.leaky_relu(h, 0.1)[0] == want
+
+
+@pytest.mark.parametrize("n", BOUNDARY_SIZES)
+def test_leaky_sizes_in_place(n: int) -> None:
+    x = np.random.default_rng(n).standard_normal(n).astype(np.float32)
+    want = ref_leaky(x, 0.1)
+    relu_rs.leaky_relu(x, 0.1, out=x)
+    assert_identical(x, want)
+
+
+@pytest.mark.parametrize("alpha", ALPHAS)
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+def test_leaky_grad_every_layout(dtype: type, alpha: float) -> None:
+    for _, x in layouts(special_values(dtype)):
+        g = np.resize(special_values(dtype)[::-1], x.shape).astype(dtype)
+        run_all_outs(relu_rs.leaky_relu_grad, (g, x, alpha), ref_leaky_grad(g, x, alpha))
+
+
+def test_leaky_grad_rules() -> None:
+    x = np.array([1.0, 0.0, -0.0, -2.0, np.nan, -1.0])
+    g = np.array([2.0, 2.0, 2.0, 2.0, 2.0, np.inf])
+    y = relu_rs.leaky_relu_grad(g, x, 0.25)
+    np.testing.assert_array_equal(y[:4], [2.0, 0.5, 0.5, 0.5])  # gradient at 0 is alpha
+    assert np.isnan(y[4])
+    assert y[5] == np.inf
+    # alpha = 0 is relu's gradient exactly (no 0*inf = NaN)
+    assert_identical(relu_rs.leaky_relu_grad(g, x, 0.0), ref_relu_grad(g, x))
+
+
+@pytest.mark.parametrize("alpha", [0.01, 0.5, 2.0])
+def test_leaky_grad_from_output_when_alpha_positive(alpha: float) -> None:
+    x = special_values(np.float64)
+    g = np.random.default_rng(1).standard_normal(x.size)
+    y = relu_rs.leaky_relu(x, alpha)
+    assert_identical(relu_rs.leaky_relu_grad(g, y, alpha), relu_rs.leaky_relu_grad(g, x, alpha))
+
+
+def test_leaky_grad_in_place_on_grad_and_x() -> None:
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal(100_000).astype(np.float32)
+    g = rng.standard_normal(100_000).astype(np.float32)
+    want = ref_leaky_grad(g, x, 0.1)
+    g2, x2 = g.copy(), x.copy()
+    relu_rs.leaky_relu_grad(g2, x, 0.1, out=g2)
+    relu_rs.leaky_relu_grad(g, x2, 0.1, out=x2)
+    assert_identical(g2, want)
+    assert_identical(x2, want)
+
+
+def test_leaky_alpha_forms() -> None:
+    x = np.array([-2.0, 1.0])
+    for alpha in (0.5, np.float32(0.5), np.float64(0.5), np.array(0.5), 1, np.int64(1)):
+        y = relu_rs.leaky_relu(x, alpha)
+        assert y[1] == 1.0
