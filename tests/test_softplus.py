@@ -1,0 +1,185 @@
+"""softplus and softplus_grad: ULP bounds against mpmath over the whole range, layouts, rules."""
+
+from __future__ import annotations
+
+import math
+
+import mpmath
+import numpy as np
+import pytest
+from conftest import (
+    FLOAT_DTYPES,
+    assert_identical,
+    layouts,
+    ref_sigmoid,
+    ref_softplus,
+    run_all_outs,
+    special_values,
+    ulp_distance,
+)
+
+import relu_rs
+
+mpmath.mp.prec = 160
+
+# significand bits, minimum normal exponent
+_FORMAT = {np.float16: (11, -14), np.float32: (24, -126), np.float64: (53, -1022)}
+
+
+def _ulps(got: np.ndarray, exact: list[mpmath.mpf], dtype: type) -> np.ndarray:
+    """|got − exact| in units of the last place of `exact` in `dtype` (subnormal spacing below)."""
+    p, emin = _FORMAT[dtype]
+    out = np.empty(len(exact))
+    for i, (g, e) in enumerate(zip(got.astype(np.float64).tolist(), exact)):
+        if math.isinf(g) or math.isnan(g):
+            out[i] = 0.0 if (mpmath.isinf(e) and g == e) else np.inf
+            continue
+        exp = emin if e == 0 else max(int(mpmath.floor(mpmath.log(abs(e), 2))), emin)
+        out[i] = float(abs(mpmath.mpf(g) - e) / mpmath.ldexp(1, exp - p + 1))
+    return out
+
+
+def _mp_softplus(x: float, beta: float) -> mpmath.mpf:
+    z = mpmath.mpf(beta) * mpmath.mpf(x)
+    val = z + mpmath.log1p(mpmath.exp(-z)) if z > 0 else mpmath.log1p(mpmath.exp(z))
+    return val / mpmath.mpf(beta)
+
+
+def _mp_sigmoid(x: float, beta: float) -> mpmath.mpf:
+    z = mpmath.mpf(beta) * mpmath.mpf(x)
+    return 1 / (1 + mpmath.exp(-z))
+
+
+def _sample(dtype: type, lo: float, hi: float, n_grid: int, n_bits: int) -> np.ndarray:
+    """A dense grid over [lo, hi] (where softplus bends and goes subnormal) plus random finite
+    bit patterns over the whole format."""
+    rng = np.random.default_rng(42)
+    grid = np.linspace(lo, hi, n_grid)
+    grid = np.concatenate([grid, rng.uniform(lo, hi, n_grid)])
+    uint = {np.float16: np.uint16, np.float32: np.uint32, np.float64: np.uint64}[dtype]
+    bits = rng.integers(0, np.iinfo(uint).max, n_bits, dtype=uint, endpoint=True).view(dtype)
+    bits = bits[np.isfinite(bits)]
+    with np.errstate(over="ignore"):
+        return np.unique(np.concatenate([grid.astype(dtype), bits]))
+
+
+# Whole-range samples: the grid covers the bend and the subnormal tail of each format.
+RANGES = {np.float16: (-20.0, 12.0), np.float32: (-110.0, 20.0), np.float64: (-760.0, 40.0)}
+BOUNDS = {np.float16: 1.0, np.float32: 1.0, np.float64: 2.0}
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+def test_softplus_ulp_whole_range(dtype: type) -> None:
+    lo, hi = RANGES[dtype]
+    x = _sample(dtype, lo, hi, 3000, 3000)
+    got = relu_rs.softplus(x)
+    exact = [_mp_softplus(v, 1.0) for v in x.astype(np.float64).tolist()]
+    err = _ulps(got, exact, dtype)
+    worst = int(np.argmax(err))
+    assert err.max() <= BOUNDS[dtype], f"{err.max()} ULP at x={x[worst]!r}"
+    tiny = np.array([float(e) for e in exact]) < np.finfo(dtype).tiny
+    assert tiny.sum() > 10, "the sample must include subnormal results"
+
+
+@pytest.mark.parametrize("beta", [0.5, 2.0, 3.3, 10.0])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softplus_ulp_with_beta(dtype: type, beta: float) -> None:
+    lo, hi = RANGES[dtype]
+    x = _sample(dtype, lo / beta * 0.9, hi / beta, 1000, 500)
+    got = relu_rs.softplus(x, beta)
+    exact = [_mp_softplus(v, beta) for v in x.astype(np.float64).tolist()]
+    err = _ulps(got, exact, dtype)
+    worst = int(np.argmax(err))
+    assert err.max() <= BOUNDS[dtype], f"{err.max()} ULP at x={x[worst]!r}"
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+def test_softplus_grad_ulp_whole_range(dtype: type) -> None:
+    lo, hi = RANGES[dtype]
+    x = _sample(dtype, lo, hi, 2000, 2000)
+    g = np.random.default_rng(7).uniform(-3, 3, x.size).astype(dtype)
+    got = relu_rs.softplus_grad(g, x)
+    exact = [
+        mpmath.mpf(gv) * _mp_sigmoid(v, 1.0)
+        for gv, v in zip(g.astype(np.float64).tolist(), x.astype(np.float64).tolist())
+    ]
+    err = _ulps(got, exact, dtype)
+    worst = int(np.argmax(err))
+    assert err.max() <= 2.0, f"{err.max()} ULP at x={x[worst]!r}"
+
+
+@pytest.mark.parametrize("beta", [0.5, 3.3])
+def test_softplus_grad_ulp_with_beta(beta: float) -> None:
+    x = _sample(np.float64, -700 / beta, 40 / beta, 1000, 500)
+    g = np.ones_like(x)
+    got = relu_rs.softplus_grad(g, x, beta)
+    exact = [_mp_sigmoid(v, beta) for v in x.tolist()]
+    assert _ulps(got, exact, np.float64).max() <= 2.0
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+def test_softplus_every_layout(dtype: type) -> None:
+    for _, x in layouts(special_values(dtype)):
+        want = ref_softplus(x)
+        got = relu_rs.softplus(x)
+        assert got.shape == want.shape and got.dtype == want.dtype
+        assert ulp_distance(got, want).max(initial=0) <= 1
+        run_all_outs(relu_rs.softplus, (x,), got)
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+def test_softplus_grad_every_layout(dtype: type) -> None:
+    for _, x in layouts(special_values(dtype)):
+        g = np.resize(special_values(dtype)[5:][::-1], x.shape).astype(dtype)
+        with np.errstate(invalid="ignore", over="ignore"):
+            want = (g.astype(np.float64) * ref_sigmoid(x.astype(np.float64))).astype(dtype)
+        got = relu_rs.softplus_grad(g, x)
+        assert ulp_distance(got, want).max(initial=0) <= 1
+        run_all_outs(relu_rs.softplus_grad, (g, x), got)
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+def test_softplus_special_values(dtype: type) -> None:
+    x = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0], dtype=dtype)
+    y = relu_rs.softplus(x)
+    assert np.isnan(y[0]) and y[1] == np.inf and y[2] == 0
+    np.testing.assert_array_equal(y[3:], np.array([math.log(2)] * 2).astype(dtype))
+    big = np.array([np.finfo(dtype).max, -np.finfo(dtype).max], dtype=dtype)
+    np.testing.assert_array_equal(relu_rs.softplus(big), [big[0], 0])  # never overflows
+    np.testing.assert_array_equal(relu_rs.softplus(big, beta=10.0), [big[0], 0])
+    g = np.array([1.0, 1.0, 1.0, 2.0, 2.0], dtype=dtype)
+    d = relu_rs.softplus_grad(g, x)
+    assert np.isnan(d[0])
+    np.testing.assert_array_equal(d[1:], [1.0, 0.0, 1.0, 1.0])
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+def test_threshold_reproduces_pytorch_convention(dtype: type) -> None:
+    x = np.linspace(-30, 60, 901).astype(dtype)
+    for beta in (1.0, 2.0):
+        got = relu_rs.softplus(x, beta, 20.0)
+        want = ref_softplus(x, beta, 20.0)
+        assert ulp_distance(got, want).max(initial=0) <= 1
+        above = beta * x.astype(np.float64) > 20
+        assert_identical(got[above], x[above])
+        g = np.full_like(x, 3)
+        dgot = relu_rs.softplus_grad(g, x, beta, 20.0)
+        np.testing.assert_array_equal(dgot[above], 3)
+
+
+def test_default_threshold_is_exact_where_pytorch_is_not() -> None:
+    # PyTorch's threshold=20 returns x for x in (20, 37) in float64, ~e^-x off; ours must not.
+    x = np.array([20.5, 25.0, 30.0, 33.0])  # exp(-x) is still above half an ULP of x
+    y = relu_rs.softplus(x)
+    assert (y > x).all()
+    exact = [_mp_softplus(v, 1.0) for v in x.tolist()]
+    assert _ulps(y, exact, np.float64).max() <= 2
+
+
+def test_softplus_in_place_and_int_input() -> None:
+    x = np.linspace(-5, 5, 100_001)
+    want = relu_rs.softplus(x)
+    relu_rs.softplus(x, out=x)
+    assert_identical(x, want)
+    y = relu_rs.softplus([0, 1, -1])
+    assert y.dtype == np.float64
