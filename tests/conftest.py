@@ -135,7 +135,7 @@ def run_all_outs(
         assert res is out
         assert_identical(out, want)
     if want.ndim >= 1 and want.size:
-        big = np.full((2 * want.shape[0],) + want.shape[1:], 7, dtype=want.dtype)
+        big = np.full((2 * want.shape[0], *want.shape[1:]), 7, dtype=want.dtype)
         view = big[::-2]
         res = fn(*args, out=view, **kw)
         assert res is view

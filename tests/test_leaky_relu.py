@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
+import relu_rs
 from conftest import (
     BOUNDARY_SIZES,
     FLOAT_DTYPES,
@@ -16,8 +18,6 @@ from conftest import (
     run_all_outs,
     special_values,
 )
-
-import relu_rs
 
 ALPHAS = [0.01, 0.2, 1.0, -1.0, 0.0, 3.7, -0.3, 1e-30]
 

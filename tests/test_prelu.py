@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 import pytest
+
+import relu_rs
 from conftest import (
     FLOAT_DTYPES,
     assert_identical,
@@ -15,8 +17,6 @@ from conftest import (
     special_values,
     ulp_distance,
 )
-
-import relu_rs
 
 
 def _bcast(alpha: np.ndarray, ndim: int, axis: int) -> np.ndarray:
@@ -39,7 +39,8 @@ def ref_prelu_grad(
     with np.errstate(over="ignore", invalid="ignore"):
         xd, gd = x.astype(np.float64), g.astype(np.float64)
         terms = np.where(xd >= 0, 0.0, gd * xd)
-        rows = terms.reshape(1, -1) if a.size == 1 else np.moveaxis(terms, axis, 0).reshape(a.size, -1)
+        per_channel = np.moveaxis(terms, axis, 0) if a.size > 1 else terms
+        rows = per_channel.reshape(a.size, -1)
         # exact (fsum) where every term is finite; otherwise IEEE inf/NaN propagation
         ga = np.array([math.fsum(r) if np.isfinite(r).all() else r.sum() for r in rows])
         return gx, ga.reshape(a.shape).astype(x.dtype)
@@ -57,7 +58,9 @@ CASES = [
 @pytest.mark.parametrize("name,shape,axis", CASES)
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 @pytest.mark.parametrize("order", ["C", "F", "strided"])
-def test_prelu_layouts(name: str, shape: tuple[int, ...], axis: int, dtype: type, order: str) -> None:
+def test_prelu_layouts(
+    name: str, shape: tuple[int, ...], axis: int, dtype: type, order: str
+) -> None:
     rng = np.random.default_rng(len(name))
     c = shape[axis]
     alpha = np.linspace(-0.5, 1.5, c)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
+import relu_rs
 from conftest import (
     BOUNDARY_SIZES,
     FLOAT_DTYPES,
@@ -16,12 +18,10 @@ from conftest import (
     special_values,
 )
 
-import relu_rs
-
 
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 def test_relu_float_every_layout(dtype: type) -> None:
-    for name, x in layouts(special_values(dtype)):
+    for _, x in layouts(special_values(dtype)):
         want = ref_relu(x)
         assert_identical(relu_rs.relu(x), want)
         run_all_outs(relu_rs.relu, (x,), want)
@@ -81,7 +81,7 @@ def test_relu_non_native_byte_order() -> None:
 
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 def test_relu_grad_every_layout(dtype: type) -> None:
-    for name, x in layouts(special_values(dtype)):
+    for _, x in layouts(special_values(dtype)):
         g = (np.arange(x.size, dtype=np.float64).reshape(x.shape) - 3.5).astype(dtype)
         if x.ndim and x.size:
             g = np.ascontiguousarray(g[..., ::-1]) if x.ndim > 1 else g

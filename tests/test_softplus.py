@@ -7,6 +7,8 @@ import math
 import mpmath
 import numpy as np
 import pytest
+
+import relu_rs
 from conftest import (
     FLOAT_DTYPES,
     assert_identical,
@@ -18,8 +20,6 @@ from conftest import (
     ulp_distance,
 )
 
-import relu_rs
-
 mpmath.mp.prec = 160
 
 # significand bits, minimum normal exponent
@@ -30,7 +30,7 @@ def _ulps(got: np.ndarray, exact: list[mpmath.mpf], dtype: type) -> np.ndarray:
     """|got − exact| in units of the last place of `exact` in `dtype` (subnormal spacing below)."""
     p, emin = _FORMAT[dtype]
     out = np.empty(len(exact))
-    for i, (g, e) in enumerate(zip(got.astype(np.float64).tolist(), exact)):
+    for i, (g, e) in enumerate(zip(got.astype(np.float64).tolist(), exact, strict=True)):
         if math.isinf(g) or math.isnan(g):
             out[i] = 0.0 if (mpmath.isinf(e) and g == e) else np.inf
             continue
@@ -101,7 +101,7 @@ def test_softplus_grad_ulp_whole_range(dtype: type) -> None:
     got = relu_rs.softplus_grad(g, x)
     exact = [
         mpmath.mpf(gv) * _mp_sigmoid(v, 1.0)
-        for gv, v in zip(g.astype(np.float64).tolist(), x.astype(np.float64).tolist())
+        for gv, v in zip(g.astype(np.float64).tolist(), x.astype(np.float64).tolist(), strict=True)
     ]
     err = _ulps(got, exact, dtype)
     worst = int(np.argmax(err))

@@ -13,7 +13,7 @@ import math
 import numbers
 import operator
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -55,17 +55,17 @@ def _as_array(obj: object, name: str) -> Array:
 def _result_dtype(arr: Array, name: str, *, keep_ints: bool) -> np.dtype[Any]:
     """The native dtype the kernel computes in for an input of ``arr``'s dtype."""
     dt = arr.dtype
+    if dt.kind not in "fiub":
+        raise TypeError(f"{name} has unsupported dtype {dt}; expected a float, integer or bool dtype")
+    native: np.dtype[Any] = dt.newbyteorder("=")
     if dt.kind == "f":
         if dt.itemsize in (2, 4, 8):
-            return dt.newbyteorder("=")
+            return native
         raise TypeError(
             f"{name} has dtype {dt}; relu_rs supports float16, float32 and float64 "
             "(cast long double to float64 first)"
         )
-    if dt.kind in "iub":
-        return dt.newbyteorder("=") if keep_ints else np.dtype(np.float64)
-    expected = "a float, integer or bool dtype" if keep_ints else "a real (float, integer, bool) dtype"
-    raise TypeError(f"{name} has unsupported dtype {dt}; expected {expected}")
+    return native if keep_ints else np.dtype(np.float64)
 
 
 def _input(obj: object, name: str, *, keep_ints: bool = False) -> Array:
@@ -75,7 +75,9 @@ def _input(obj: object, name: str, *, keep_ints: bool = False) -> Array:
     return arr if arr.dtype == dtype else arr.astype(dtype)
 
 
-def _check_out(out: object, shape: tuple[int, ...], dtype: np.dtype[Any], name: str = "out") -> Array:
+def _check_out(
+    out: object, shape: tuple[int, ...], dtype: np.dtype[Any], name: str = "out"
+) -> Array:
     if not isinstance(out, np.ndarray):
         raise TypeError(f"{name} must be a numpy.ndarray, got {type(out).__name__}")
     if out.shape != shape:
@@ -160,7 +162,8 @@ class _Plan:
         direct = target.dtype == dtype and (target.flags.c_contiguous or target.flags.f_contiguous)
         kernel_out = target if direct else np.empty(target.shape, dtype=dtype)
         in_place = [_is_view_of(a, target) for a in inputs]
-        others = [a for a, same in zip(inputs, in_place) if not same]
+        others = [a for a, same in zip(inputs, in_place, strict=True) if not same]
+        order: Literal["C", "F"]
         if kernel_out.flags.c_contiguous and (
             not kernel_out.flags.f_contiguous or all(a.flags.c_contiguous for a in others)
         ):
@@ -170,7 +173,7 @@ class _Plan:
         else:  # pragma: no cover - kernel_out is always contiguous
             order = "C"
         resolved: list[Array] = []
-        for a, same in zip(inputs, in_place):
+        for a, same in zip(inputs, in_place, strict=True):
             if same:
                 # In place: read from kernel_out itself when that is the target, else from a
                 # contiguous copy of the target's current contents.
@@ -320,12 +323,14 @@ class _PreluAlpha:
                 raise ValueError(f"axis {ax} is out of bounds for x with {x.ndim} dimension(s)")
             ax %= x.ndim
             if a.shape[0] != x.shape[ax]:
-                raise ValueError(f"alpha has {a.shape[0]} values but x.shape[{axis}] is {x.shape[ax]}")
+                raise ValueError(
+                    f"alpha has {a.shape[0]} values but x.shape[{axis}] is {x.shape[ax]}"
+                )
             self.axis = ax
         with np.errstate(over="ignore", invalid="ignore"):
             self.vector: Array = np.ascontiguousarray(a.reshape(-1), dtype=x.dtype)
 
-    def inner(self, shape: tuple[int, ...], order: str) -> int:
+    def inner(self, shape: tuple[int, ...], order: Literal["C", "F"]) -> int:
         """Elements per channel run in memory order (``x.size`` for a shared alpha)."""
         if self.axis is None:
             return max(math.prod(shape), 1)
@@ -395,7 +400,8 @@ def prelu_grad(
         if np.may_share_memory(vec, plan.kernel_out):
             vec = vec.copy()
         inner = al.inner(xa.shape, plan.order)
-        _relu_rs.prelu_grad(*plan.inputs, vec, inner, plan.kernel_out, sums)
+        g_in, x_in = plan.inputs
+        _relu_rs.prelu_grad(g_in, x_in, vec, inner, plan.kernel_out, sums)
     grad_x = plan.finish()
     if ag_out is None:
         return grad_x, sums.reshape(al.shape)

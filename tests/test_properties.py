@@ -1,0 +1,94 @@
+"""Hypothesis: random shapes, strides, dtypes and values against the float64 references."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import relu_rs
+from conftest import (
+    assert_identical,
+    ref_leaky,
+    ref_leaky_grad,
+    ref_relu,
+    ref_relu_grad,
+    ref_softplus,
+    ulp_distance,
+)
+
+DTYPES = st.sampled_from([np.float16, np.float32, np.float64])
+
+
+@st.composite
+def strided_arrays(draw: st.DrawFn, dtype: type | None = None) -> np.ndarray:
+    """An array of random shape (0-d to 4-d) and values, viewed through random steps, reversals
+    and an axis permutation, so that C, F and non-contiguous layouts all occur."""
+    dt = dtype if dtype is not None else draw(DTYPES)
+    shape = draw(hnp.array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=7))
+    base = draw(hnp.arrays(dt, shape, elements=hnp.from_dtype(np.dtype(dt), allow_subnormal=True)))
+    if base.ndim == 0:
+        return base
+    steps = draw(st.lists(st.sampled_from([1, 1, 2, -1, -2]), min_size=base.ndim,
+                          max_size=base.ndim))  # fmt: skip
+    view = base[tuple(slice(None, None, s) for s in steps)]
+    perm = draw(st.permutations(range(view.ndim)))
+    return view.transpose(perm)
+
+
+@settings(max_examples=150, deadline=None)
+@given(strided_arrays(), st.sampled_from(["none", "C", "F", "inplace"]))
+def test_relu_matches_reference(x: np.ndarray, out_kind: str) -> None:
+    want = ref_relu(x)
+    if out_kind == "none":
+        got = relu_rs.relu(x)
+    elif out_kind == "inplace":
+        got = x.copy()
+        relu_rs.relu(got, out=got)
+    else:
+        got = relu_rs.relu(x, out=np.empty(x.shape, x.dtype, order=out_kind))
+    assert_identical(got, want)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data(), st.floats(-3, 3, width=32))
+def test_leaky_and_grads_match_reference(data: st.DataObject, alpha: float) -> None:
+    x = data.draw(strided_arrays())
+    g = np.flip(x)  # same shape and dtype, different values at each position
+    assert_identical(relu_rs.leaky_relu(x, alpha), ref_leaky(x, alpha))
+    assert_identical(relu_rs.leaky_relu_grad(g, x, alpha), ref_leaky_grad(g, x, alpha))
+    assert_identical(relu_rs.relu_grad(g, x), ref_relu_grad(g, x))
+
+
+@settings(max_examples=150, deadline=None)
+@given(strided_arrays(), st.sampled_from([0.5, 1.0, 2.0]))
+def test_softplus_matches_reference(x: np.ndarray, beta: float) -> None:
+    got = relu_rs.softplus(x, beta)
+    want = ref_softplus(x, beta)
+    assert got.shape == x.shape and got.dtype == x.dtype
+    assert ulp_distance(got, want).max(initial=0) <= 1
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.data())
+def test_prelu_any_axis(data: st.DataObject) -> None:
+    x = data.draw(strided_arrays())
+    if x.ndim == 0 or x.size == 0:
+        return
+    axis = data.draw(st.integers(-x.ndim, x.ndim - 1))
+    c = x.shape[axis]
+    alpha = np.linspace(-1, 1, c).astype(x.dtype)
+    shape = [1] * x.ndim
+    shape[axis] = c
+    want = ref_leaky(x, alpha.reshape(shape))
+    assert_identical(relu_rs.prelu(x, alpha, axis=axis), want)
+    g = np.ones_like(x)
+    gx, ga = relu_rs.prelu_grad(g, x, alpha, axis=axis)
+    assert_identical(gx, ref_leaky_grad(g, x, alpha.reshape(shape)))
+    with np.errstate(over="ignore", invalid="ignore"):
+        xd = np.moveaxis(x.astype(np.float64), axis, 0).reshape(c, -1)
+        want_ga = np.where(xd >= 0, 0.0, xd).sum(axis=1).astype(x.dtype)
+    np.testing.assert_array_equal(np.isnan(ga), np.isnan(want_ga))
+    finite = np.isfinite(want_ga) & np.isfinite(ga)
+    assert ulp_distance(ga[finite], want_ga[finite]).max(initial=0) <= 2
