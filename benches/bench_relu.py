@@ -1,0 +1,69 @@
+"""relu / relu_grad / leaky_relu: relu_rs next to NumPy (and PyTorch when installed).
+
+Run: python -m pytest benches --benchmark-only --benchmark-group-by=group
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+import relu_rs
+from conftest import SIZES, data, torch_or_skip
+
+PEERS = ["relu_rs", "numpy", "torch"]
+CASES = [(s, np.float32) for s in SIZES] + [("4M", np.float64), ("4M", np.float16)]
+
+
+def _n(size: str) -> int:
+    return SIZES.get(size, 4_000_000)
+
+
+@pytest.mark.parametrize("peer", PEERS)
+@pytest.mark.parametrize("size,dtype", CASES, ids=[f"{s}-{np.dtype(d)}" for s, d in CASES])
+def test_relu_out(benchmark: Any, peer: str, size: str, dtype: Any) -> None:
+    benchmark.group = f"relu out= {np.dtype(dtype)} {size}"
+    x = data(_n(size), dtype)
+    o = np.empty_like(x)
+    if peer == "relu_rs":
+        benchmark(relu_rs.relu, x, out=o)
+    elif peer == "numpy":
+        benchmark(np.maximum, x, 0, out=o)
+    else:
+        torch = torch_or_skip()
+        tx, to = torch.from_numpy(x), torch.from_numpy(o)
+        benchmark(torch.clamp_min, tx, 0, out=to)
+
+
+@pytest.mark.parametrize("peer", PEERS)
+@pytest.mark.parametrize("size", ["1M"])
+def test_relu_grad_out(benchmark: Any, peer: str, size: str) -> None:
+    benchmark.group = f"relu_grad out= float32 {size}"
+    x, g = data(SIZES[size]), data(SIZES[size], seed=1)
+    o = np.empty_like(x)
+    if peer == "relu_rs":
+        benchmark(relu_rs.relu_grad, g, x, out=o)
+    elif peer == "numpy":
+        benchmark(lambda: np.multiply(g, x > 0, out=o))
+    else:
+        torch = torch_or_skip()
+        tg, tx = torch.from_numpy(g), torch.from_numpy(x)
+        benchmark(torch.ops.aten.threshold_backward, tg, tx, 0)
+
+
+@pytest.mark.parametrize("peer", PEERS)
+@pytest.mark.parametrize("size,dtype", [("1M", np.float32), ("4M", np.float64)])
+def test_leaky_relu(benchmark: Any, peer: str, size: str, dtype: Any) -> None:
+    benchmark.group = f"leaky_relu {np.dtype(dtype)} {size}"
+    x = data(_n(size), dtype)
+    o = np.empty_like(x)
+    if peer == "relu_rs":
+        benchmark(relu_rs.leaky_relu, x, 0.01, out=o)
+    elif peer == "numpy":
+        benchmark(lambda: np.where(x > 0, x, x * dtype(0.01)))
+    else:
+        torch = torch_or_skip()
+        tx = torch.from_numpy(x)
+        benchmark(torch.nn.functional.leaky_relu, tx, 0.01)
