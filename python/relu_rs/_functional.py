@@ -56,7 +56,7 @@ def _result_dtype(arr: Array, name: str, *, keep_ints: bool) -> np.dtype[Any]:
     """The native dtype the kernel computes in for an input of ``arr``'s dtype."""
     dt = arr.dtype
     if dt.kind not in "fiub":
-        raise TypeError(f"{name} has unsupported dtype {dt}; expected a float, integer or bool dtype")
+        raise TypeError(f"{name} has unsupported dtype {dt}; expected a float, integer or bool")
     native: np.dtype[Any] = dt.newbyteorder("=")
     if dt.kind == "f":
         if dt.itemsize in (2, 4, 8):
