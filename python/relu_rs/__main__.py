@@ -1,4 +1,8 @@
-"""Command line: ``python -m relu_rs info`` prints what this build runs on."""
+"""Command line.
+
+``python -m relu_rs demo``  trains one MLP with five activations and prints a comparison table.
+``python -m relu_rs info``  prints the version, SIMD path and thread count.
+"""
 
 from __future__ import annotations
 
@@ -16,13 +20,43 @@ def _print_info() -> None:
         print(f"{key:<{width}}  {shown}")
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m relu_rs", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m relu_rs", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("info", help="print version, SIMD path and thread count")
+    demo = sub.add_parser("demo", help="train an MLP on two spirals with each activation")
+    demo.add_argument("--epochs", type=_positive_int, default=60)
+    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--hidden", type=_positive_int, default=64, help="units per hidden layer")
+    demo.add_argument("--layers", type=_positive_int, default=6, help="hidden layers")
+    demo.add_argument("--lr", type=float, default=0.05, help="SGD learning rate (momentum 0.9)")
+    demo.add_argument("--plot", metavar="FILE.png", help="loss curves and decision regions")
     args = parser.parse_args(argv)
     if args.command == "info":
         _print_info()
+    elif args.command == "demo":
+        from ._demo import format_table, run_demo
+
+        target = 0.95
+        runs = run_demo(
+            epochs=args.epochs,
+            seed=args.seed,
+            hidden=args.hidden,
+            layers=args.layers,
+            lr=args.lr,
+            target=target,
+            plot_path=args.plot,
+        )
+        print(format_table(runs, target))
     return 0
 
 

@@ -1,0 +1,312 @@
+"""``python -m relu_rs demo``: the same MLP trained with five activations on two spirals.
+
+Everything is NumPy plus relu_rs; the data is made in code from a seed (no download). The table
+shows what the ReLU family is for: ReLU trains faster than the sigmoid baseline in a deep
+network, and leaky ReLU / PReLU keep every unit alive where plain ReLU lets some die.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from . import nn
+from ._functional import softplus
+
+Array = npt.NDArray[Any]
+ACTIVATIONS = ["sigmoid", "relu", "leaky_relu", "prelu", "softplus"]
+
+
+def two_spirals(n_per_class: int, seed: int, noise: float = 0.3) -> tuple[Array, Array]:
+    """Two interleaved spirals in the plane, labels 0/1, standardized."""
+    rng = np.random.default_rng(seed)
+    t = np.sqrt(rng.uniform(0.0, 1.0, n_per_class)) * 3.0 * np.pi
+    arm = np.stack([t * np.cos(t), t * np.sin(t)], axis=1)
+    x = np.concatenate([arm, -arm]) + rng.normal(0.0, noise, (2 * n_per_class, 2))
+    y = np.concatenate([np.zeros(n_per_class), np.ones(n_per_class)])
+    x = (x - x.mean(axis=0)) / x.std(axis=0)
+    return x.astype(np.float32), y.astype(np.float32)
+
+
+class Sigmoid(nn.Module):
+    """The pre-ReLU baseline, in plain NumPy: σ(x) = 1/(1+exp(−x)), σ' = σ(1−σ)."""
+
+    def forward(self, x: npt.ArrayLike) -> Array:
+        xa = np.asarray(x)
+        e = np.exp(-np.abs(xa))
+        y: Array = np.where(xa >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(xa.dtype)
+        self._saved = y
+        return y
+
+    def backward(self, grad: npt.ArrayLike) -> Array:
+        y = self._saved_or_raise()
+        out: Array = np.asarray(grad) * y * (1 - y)
+        return out
+
+
+def make_activation(name: str, width: int) -> nn.Module:
+    if name == "sigmoid":
+        return Sigmoid()
+    if name == "relu":
+        return nn.ReLU(inplace=True)
+    if name == "leaky_relu":
+        return nn.LeakyReLU(0.01, inplace=True)
+    if name == "prelu":
+        return nn.PReLU(width, init=0.25, axis=1)
+    if name == "softplus":
+        return nn.Softplus()
+    raise ValueError(f"unknown activation {name!r}")
+
+
+class Linear:
+    """y = x W + b, with a cache for backward and momentum buffers."""
+
+    def __init__(self, n_in: int, n_out: int, rng: np.random.Generator, gain: float) -> None:
+        self.w = (rng.standard_normal((n_in, n_out)) * gain / np.sqrt(n_in)).astype(np.float32)
+        self.b = np.zeros(n_out, dtype=np.float32)
+        self.dw = np.zeros_like(self.w)
+        self.db = np.zeros_like(self.b)
+        self._x: Array | None = None
+
+    def forward(self, x: Array) -> Array:
+        self._x = x
+        y: Array = x @ self.w + self.b
+        return y
+
+    def backward(self, grad: Array) -> Array:
+        assert self._x is not None
+        self.dw = self._x.T @ grad
+        self.db = grad.sum(axis=0)
+        dx: Array = grad @ self.w.T
+        return dx
+
+
+@dataclass
+class Run:
+    name: str
+    losses: list[float] = field(default_factory=list)
+    accuracy: float = 0.0
+    epochs_to_target: int | None = None
+    inactive_fraction: float = 0.0
+    dead_fraction: float = 0.0
+    alpha_range: tuple[float, float] | None = None
+    seconds: float = 0.0
+    model: MLP | None = None
+
+
+class MLP:
+    def __init__(self, activation: str, hidden: int, layers: int, seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        # He initialisation for the ReLU family, the classic 1/sqrt(n) for the sigmoid.
+        gain = 1.0 if activation == "sigmoid" else np.sqrt(2.0)
+        sizes = [2] + [hidden] * layers
+        self.linears = [Linear(a, b, rng, gain) for a, b in itertools.pairwise(sizes)]
+        self.acts = [make_activation(activation, hidden) for _ in range(layers)]
+        self.head = Linear(hidden, 1, rng, 1.0)
+        self.pre_activations: list[Array] = []
+
+    def forward(self, x: Array) -> Array:
+        self.pre_activations = []
+        h = x
+        for lin, act in zip(self.linears, self.acts, strict=True):
+            z = lin.forward(h)
+            self.pre_activations.append(z.copy())
+            h = act(z)
+        return self.head.forward(h)[:, 0]
+
+    def backward(self, dlogits: Array) -> None:
+        g = self.head.backward(dlogits[:, None])
+        for lin, act in zip(reversed(self.linears), reversed(self.acts), strict=True):
+            g = lin.backward(act.backward(g))
+
+    def params_and_grads(self) -> list[tuple[Array, Array]]:
+        pairs = [(lin.w, lin.dw) for lin in (*self.linears, self.head)]
+        pairs += [(lin.b, lin.db) for lin in (*self.linears, self.head)]
+        for act in self.acts:
+            pairs += list(zip(act.parameters(), act.grads(), strict=True))
+        return pairs
+
+    def zero_grad(self) -> None:
+        for act in self.acts:
+            act.zero_grad()
+
+
+def unit_census(model: MLP, x: Array) -> tuple[float, float]:
+    """Fractions of hidden units that are inactive (pre-activation <= 0 on every example) and
+    dead (no error signal reaches them: the activation's backward gives exactly 0 on every
+    example). For ReLU the two coincide; leaky ReLU and PReLU pass alpha·grad through inactive
+    units, so their units are never dead."""
+    model.forward(x)
+    inactive, dead = [], []
+    for z, act in zip(model.pre_activations, model.acts, strict=True):
+        inactive.append(np.all(z <= 0, axis=0))
+        act.forward(z.copy())
+        signal = act.backward(np.ones_like(z))
+        dead.append(np.all(signal == 0, axis=0))
+    return float(np.mean(np.concatenate(inactive))), float(np.mean(np.concatenate(dead)))
+
+
+def bce_with_logits(logits: Array, y: Array) -> tuple[float, Array]:
+    """Mean binary cross-entropy from logits, stably: softplus(z) − y·z; and d/dz."""
+    loss = float(np.mean(softplus(logits) - y * logits))
+    e = np.exp(-np.abs(logits))
+    p = np.where(logits >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    return loss, ((p - y) / y.size).astype(np.float32)
+
+
+def train(
+    name: str,
+    x: Array,
+    y: Array,
+    *,
+    hidden: int,
+    layers: int,
+    epochs: int,
+    seed: int,
+    lr: float,
+    batch: int,
+    target: float,
+    progress: Callable[[str, int, float], None],
+) -> Run:
+    run = Run(name)
+    model = MLP(name, hidden, layers, seed)
+    velocity: dict[int, Array] = {}
+    rng = np.random.default_rng(seed + 1)  # the same batches for every activation
+    start = time.perf_counter()
+    for epoch in range(1, epochs + 1):
+        order = rng.permutation(len(x))
+        for i in range(0, len(x), batch):
+            idx = order[i : i + batch]
+            model.zero_grad()
+            _, dlogits = bce_with_logits(model.forward(x[idx]), y[idx])
+            model.backward(dlogits)
+            for p, g in model.params_and_grads():
+                v = velocity.setdefault(id(p), np.zeros_like(p))
+                v *= 0.9
+                v -= lr * g
+                p += v
+        logits = model.forward(x)
+        loss, _ = bce_with_logits(logits, y)
+        run.losses.append(loss)
+        run.accuracy = float(np.mean((logits > 0) == (y > 0.5)))
+        if run.epochs_to_target is None and run.accuracy >= target:
+            run.epochs_to_target = epoch
+        progress(name, epoch, loss)
+    run.seconds = time.perf_counter() - start
+    run.inactive_fraction, run.dead_fraction = unit_census(model, x)
+    if name == "prelu":
+        alphas = np.concatenate([a.parameters()[0] for a in model.acts])
+        run.alpha_range = (float(alphas.min()), float(alphas.max()))
+    run.model = model
+    return run
+
+
+def format_table(runs: list[Run], target: float) -> str:
+    header = (
+        f"| activation | final loss | accuracy | epochs to {target:.0%} | inactive units "
+        "| dead units | PReLU α range | time |"
+    )
+    lines = [header, "|---|---:|---:|---:|---:|---:|---|---:|"]
+    for r in runs:
+        reached = str(r.epochs_to_target) if r.epochs_to_target is not None else "never"
+        alpha = f"{r.alpha_range[0]:.3f} … {r.alpha_range[1]:.3f}" if r.alpha_range else ""
+        lines.append(
+            f"| {r.name} | {r.losses[-1]:.4f} | {r.accuracy:.1%} | {reached} "
+            f"| {r.inactive_fraction:.1%} | {r.dead_fraction:.1%} | {alpha} | {r.seconds:.1f} s |"
+        )
+    return "\n".join(lines)
+
+
+def plot(runs: list[Run], x: Array, y: Array, path: str) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print(
+            "--plot needs matplotlib, which is not installed: pip install matplotlib",
+            file=sys.stderr,
+        )
+        return
+    fig, axes = plt.subplots(1, len(runs) + 1, figsize=(4 * (len(runs) + 1), 4))
+    for r in runs:
+        axes[0].plot(np.arange(1, len(r.losses) + 1), r.losses, label=r.name)
+    axes[0].set(title="training loss", xlabel="epoch", yscale="log")
+    axes[0].legend()
+    g = np.linspace(-2.2, 2.2, 200, dtype=np.float32)
+    gx, gy = np.meshgrid(g, g)
+    grid = np.stack([gx.ravel(), gy.ravel()], axis=1)
+    for ax, r in zip(axes[1:], runs, strict=True):
+        assert r.model is not None
+        z = r.model.forward(grid).reshape(gx.shape)
+        ax.contourf(gx, gy, z > 0, levels=1, cmap="coolwarm", alpha=0.35)
+        ax.scatter(x[:, 0], x[:, 1], c=y, s=4, cmap="coolwarm")
+        ax.set(title=f"{r.name}: {r.accuracy:.1%}", xticks=[], yticks=[])
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    print(f"wrote {path}")
+
+
+def run_demo(
+    *,
+    epochs: int = 60,
+    seed: int = 0,
+    hidden: int = 64,
+    layers: int = 6,
+    lr: float = 0.05,
+    batch: int = 32,
+    target: float = 0.95,
+    plot_path: str | None = None,
+    activations: list[str] | None = None,
+    quiet: bool = False,
+) -> list[Run]:
+    x, y = two_spirals(500, seed)
+    names = activations or ACTIVATIONS
+    runs = []
+    stream = sys.stderr
+
+    def progress(name: str, epoch: int, loss: float) -> None:
+        if quiet:
+            return
+        if not stream.isatty() and epoch % max(1, epochs // 5) and epoch != epochs:
+            return
+        done = int(20 * epoch / epochs)
+        stream.write(f"\r{name:<10} [{'#' * done}{'.' * (20 - done)}] epoch {epoch}/{epochs} "
+                     f"loss {loss:.4f}")  # fmt: skip
+        if epoch == epochs or not stream.isatty():
+            stream.write("\n")
+        stream.flush()
+
+    if not quiet:
+        print(
+            f"Two spirals ({len(x)} points), MLP 2 → {layers}×{hidden} → 1, SGD+momentum "
+            f"lr={lr}, batch {batch}, {epochs} epochs, seed {seed}",
+            file=stream,
+        )
+    for name in names:
+        runs.append(
+            train(
+                name,
+                x,
+                y,
+                hidden=hidden,
+                layers=layers,
+                epochs=epochs,
+                seed=seed,
+                lr=lr,
+                batch=batch,
+                target=target,
+                progress=progress,
+            )
+        )
+    if plot_path:
+        plot(runs, x, y, plot_path)
+    return runs
