@@ -123,28 +123,40 @@ def test_set_num_threads_bad_type(n: object) -> None:
 
 
 def test_private_module_never_panics() -> None:
-    """Misuse of the compiled module raises ValueError/TypeError (never PanicException)."""
+    """Misuse of the compiled module raises ValueError/TypeError (never PanicException), and a
+    layout it cannot take zero-copy is declined (False) with nothing written."""
     a, b = np.zeros(3), np.zeros(4)
     bad_calls: list[Callable[[], Any]] = [
         lambda: _relu_rs.relu(a, b),
         lambda: _relu_rs.relu(a, np.zeros(3, np.float32)),
-        lambda: _relu_rs.relu(np.zeros(6)[::2], a),
-        lambda: _relu_rs.relu(np.zeros((3, 2)), np.zeros((3, 2), order="F")),
         lambda: _relu_rs.relu(a, np.zeros(3, np.complex128)),
         lambda: _relu_rs.relu(a, [0.0, 0.0, 0.0]),
         lambda: _relu_rs.relu_grad(a, b, b),
-        lambda: _relu_rs.prelu(a, np.ones(2), 1, np.zeros(3)),
-        lambda: _relu_rs.prelu(a, np.ones(3), 0, np.zeros(3)),
-        lambda: _relu_rs.prelu(a, np.ones(0), 1, np.zeros(3)),
-        lambda: _relu_rs.prelu(a, np.ones((1, 3)), 1, np.zeros(3)),
-        lambda: _relu_rs.prelu_grad(a, a, np.ones(3), 1, np.zeros(3), np.zeros(2)),
-        lambda: _relu_rs.prelu_grad(a, a, np.ones(2), 1, np.zeros(3), np.zeros(2)),
+        lambda: _relu_rs.prelu(a, np.ones(2), 1, 1, np.zeros(3)),
+        lambda: _relu_rs.prelu(a, np.ones(3), 0, 0, np.zeros(3)),
+        lambda: _relu_rs.prelu(a, np.ones(0), 1, 1, np.zeros(3)),
+        lambda: _relu_rs.prelu(a, np.ones((1, 3)), 1, 1, np.zeros(3)),
+        lambda: _relu_rs.prelu_grad(a, a, np.ones(3), 1, 1, np.zeros(3), np.zeros(2)),
+        lambda: _relu_rs.prelu_grad(a, a, np.ones(2), 1, 1, np.zeros(3), np.zeros(2)),
         lambda: _relu_rs.softplus(a, 1.0, np.inf, b),
         lambda: _relu_rs.set_num_threads(0),
     ]
-    base = np.zeros(10)
-    bad_calls.append(lambda: _relu_rs.relu(base[:5], base[2:7]))  # partial overlap: refused
-    bad_calls.append(lambda: _relu_rs.relu_grad(base[:5], base[:5], base[1:6]))
     for call in bad_calls:
         with pytest.raises((ValueError, TypeError)):
             call()
+    read_only = np.zeros(3)
+    read_only.flags.writeable = False
+    with pytest.raises(ValueError, match="out is read-only"):
+        _relu_rs.relu(a, read_only)
+
+    base = np.arange(-5.0, 5.0)
+    declined: list[tuple[Callable[[np.ndarray], bool], np.ndarray]] = [
+        (lambda o: _relu_rs.relu(np.zeros(6)[::2], o), np.full(3, 9.0)),  # strided input
+        (lambda o: _relu_rs.relu(np.zeros((3, 2)), o), np.full((3, 2), 9.0, order="F")),
+        (lambda o: _relu_rs.relu(base[:5], o), base[2:7]),  # partial overlap
+        (lambda o: _relu_rs.relu_grad(base[:5], base[:5], o), base[1:6]),
+    ]
+    for call, out in declined:
+        before = out.copy()
+        assert call(out) is False
+        np.testing.assert_array_equal(out, before)

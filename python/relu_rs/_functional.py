@@ -36,6 +36,15 @@ __all__ = [
 
 Array = npt.NDArray[Any]
 _NATIVE_FLOATS = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
+_FLOAT_SET = frozenset(_NATIVE_FLOATS)
+_RELU_SET = (
+    _FLOAT_SET
+    | frozenset(
+        np.dtype(t)
+        for t in (np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64)
+    )
+    | {np.dtype(np.bool_)}
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -70,6 +79,8 @@ def _result_dtype(arr: Array, name: str, *, keep_ints: bool) -> np.dtype[Any]:
 
 def _input(obj: object, name: str, *, keep_ints: bool = False) -> Array:
     """``obj`` as an ndarray of its compute dtype (converted only if needed)."""
+    if type(obj) is np.ndarray and obj.dtype in (_RELU_SET if keep_ints else _FLOAT_SET):
+        return obj  # the common case, decided in two lookups
     arr = _as_array(obj, name)
     dtype = _result_dtype(arr, name, keep_ints=keep_ints)
     return arr if arr.dtype == dtype else arr.astype(dtype)
@@ -82,11 +93,14 @@ def _check_out(
         raise TypeError(f"{name} must be a numpy.ndarray, got {type(out).__name__}")
     if out.shape != shape:
         raise ValueError(f"{name} has shape {out.shape} but the result has shape {shape}")
-    if out.dtype.newbyteorder("=") != dtype:
+    if out.dtype != dtype and out.dtype.newbyteorder("=") != dtype:
         raise TypeError(f"{name} has dtype {out.dtype} but the result has dtype {dtype}")
+    return out
+
+
+def _check_writeable(out: Array, name: str = "out") -> None:
     if not out.flags.writeable:
         raise ValueError(f"{name} is read-only")
-    return out
 
 
 def _same_shape(grad: Array, x: Array) -> None:
@@ -194,15 +208,24 @@ class _Plan:
 
 
 def _run(
-    kernel: Callable[..., None],
+    kernel: Callable[..., bool],
     inputs: Sequence[Array],
     out: Array | None,
     dtype: np.dtype[Any],
     *params: Any,
 ) -> Array:
-    plan = _Plan(inputs, out, dtype)
-    if plan.target.size:
-        kernel(*plan.inputs, *params, plan.kernel_out)
+    """Call ``kernel(*inputs, *params, out)``: first zero-copy (the kernel returns False, having
+    written nothing, unless every array is contiguous in one order without partial overlap),
+    else through a :class:`_Plan`."""
+    target = np.empty_like(inputs[0], dtype=dtype) if out is None else out
+    if not target.size:
+        return target
+    if target.dtype == dtype and kernel(*inputs, *params, target):
+        return target
+    _check_writeable(target)
+    plan = _Plan(inputs, target, dtype)
+    if not kernel(*plan.inputs, *params, plan.kernel_out):  # pragma: no cover - plans always fit
+        raise RuntimeError("relu_rs: planned layout was refused by the kernel")
     return plan.finish()
 
 
@@ -330,12 +353,12 @@ class _PreluAlpha:
         with np.errstate(over="ignore", invalid="ignore"):
             self.vector: Array = np.ascontiguousarray(a.reshape(-1), dtype=x.dtype)
 
-    def inner(self, shape: tuple[int, ...], order: Literal["C", "F"]) -> int:
-        """Elements per channel run in memory order (``x.size`` for a shared alpha)."""
+    def inner(self, shape: tuple[int, ...]) -> tuple[int, int]:
+        """Elements per channel run in C and in F memory order (``x.size`` for a shared alpha)."""
         if self.axis is None:
-            return max(math.prod(shape), 1)
-        dims = shape[self.axis + 1 :] if order == "C" else shape[: self.axis]
-        return max(math.prod(dims), 1)
+            n = max(math.prod(shape), 1)
+            return n, n
+        return max(math.prod(shape[self.axis + 1 :]), 1), max(math.prod(shape[: self.axis]), 1)
 
 
 def prelu(
@@ -351,14 +374,10 @@ def prelu(
     xa = _input(x, "x")
     al = _PreluAlpha(alpha, xa, axis)
     target = _prepare_out(out, xa.shape, xa.dtype)
-    plan = _Plan([xa], target, xa.dtype)
-    if plan.target.size:
-        vec = al.vector
-        if np.may_share_memory(vec, plan.kernel_out):
-            vec = vec.copy()
-        inner = al.inner(xa.shape, plan.order)
-        _relu_rs.prelu(plan.inputs[0], vec, inner, plan.kernel_out)
-    return plan.finish()
+    vec = al.vector
+    if target is not None and np.may_share_memory(vec, target):
+        vec = vec.copy()
+    return _run(_relu_rs.prelu, [xa], target, xa.dtype, vec, *al.inner(xa.shape))
 
 
 def prelu_grad(
@@ -391,18 +410,18 @@ def prelu_grad(
     ag_out = None
     if alpha_grad_out is not None:
         ag_out = _check_out(alpha_grad_out, al.shape, xa.dtype, "alpha_grad_out")
+        _check_writeable(ag_out, "alpha_grad_out")
         if target is not None and np.may_share_memory(ag_out, target):
             raise ValueError("alpha_grad_out overlaps out")
-    plan = _Plan([g, xa], target, xa.dtype)
-    sums = np.zeros(al.vector.shape, dtype=xa.dtype)
-    if plan.target.size:
-        vec = al.vector
-        if np.may_share_memory(vec, plan.kernel_out):
-            vec = vec.copy()
-        inner = al.inner(xa.shape, plan.order)
-        g_in, x_in = plan.inputs
-        _relu_rs.prelu_grad(g_in, x_in, vec, inner, plan.kernel_out, sums)
-    grad_x = plan.finish()
+    vec = al.vector
+    if target is not None and np.may_share_memory(vec, target):
+        vec = vec.copy()
+    sums = np.zeros(vec.shape, dtype=xa.dtype)
+
+    def kernel(g_in: Array, x_in: Array, v: Array, ic: int, jf: int, o: Array) -> bool:
+        return _relu_rs.prelu_grad(g_in, x_in, v, ic, jf, o, sums)
+
+    grad_x = _run(kernel, [g, xa], target, xa.dtype, vec, *al.inner(xa.shape))
     if ag_out is None:
         return grad_x, sums.reshape(al.shape)
     np.copyto(ag_out, sums.reshape(al.shape))

@@ -5,7 +5,8 @@ use numpy::{Element, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 
 use super::arrays::{
-    borrow_error, check_same_layout, maybe_detach, type_error, typed, value_error,
+    borrow_error, borrow_readonly, borrow_readwrite, maybe_detach, same_layout, type_error, typed,
+    value_error,
 };
 use crate::element::Float;
 use crate::kernels;
@@ -55,41 +56,51 @@ fn unsupported_dtype(out: &Bound<'_, PyAny>, expected: &str) -> PyErr {
 }
 
 /// `out = op(x)`, or `op(out)` in place when `x is out`. `kernel(start, x, out_chunk)`.
+///
+/// Returns `false`, having written nothing, when the zero-copy path does not apply (layouts
+/// differ, or `x` partially overlaps `out`).
 fn run_unary<T, K>(
     py: Python<'_>,
     x: &Bound<'_, PyAny>,
     out: &Bound<'_, PyAny>,
     kernel: K,
-) -> PyResult<()>
+) -> PyResult<bool>
 where
     T: Element + Copy + Send + Sync,
     K: Fn(usize, Option<&[T]>, &mut [T]) + Sync + Send,
 {
     let out_arr = typed::<T>(out, "out")?;
     if x.is(out) {
-        let mut out_rw = out_arr
-            .try_readwrite()
-            .map_err(|e| borrow_error("out", e))?;
-        let o = out_rw.as_slice_mut().map_err(|e| borrow_error("out", e))?;
+        let Some(mut out_rw) = borrow_readwrite(out_arr, "out")? else {
+            return Ok(false);
+        };
+        let Ok(o) = out_rw.as_slice_mut() else {
+            return Ok(false);
+        };
         let n = o.len();
         maybe_detach(py, n, || {
             parallel::for_each_chunk(o, |lo, c| kernel(lo, None, c))
         });
-        return Ok(());
+        return Ok(true);
     }
     let x_arr = typed::<T>(x, "x")?;
-    check_same_layout(x_arr, "x", out_arr)?;
-    let x_ro = x_arr.try_readonly().map_err(|e| borrow_error("x", e))?;
-    let mut out_rw = out_arr
-        .try_readwrite()
-        .map_err(|e| borrow_error("out", e))?;
-    let xs = x_ro.as_slice().map_err(|e| borrow_error("x", e))?;
-    let o = out_rw.as_slice_mut().map_err(|e| borrow_error("out", e))?;
+    if !same_layout(x_arr, "x", out_arr)? {
+        return Ok(false);
+    }
+    let Some(mut out_rw) = borrow_readwrite(out_arr, "out")? else {
+        return Ok(false);
+    };
+    let Some(x_ro) = borrow_readonly(x_arr, "x")? else {
+        return Ok(false);
+    };
+    let (Ok(xs), Ok(o)) = (x_ro.as_slice(), out_rw.as_slice_mut()) else {
+        return Ok(false);
+    };
     let n = o.len();
     maybe_detach(py, n, || {
         parallel::for_each_chunk(o, |lo, c| kernel(lo, Some(&xs[lo..lo + c.len()]), c))
     });
-    Ok(())
+    Ok(true)
 }
 
 /// The input slices of a binary op: `None` where the input is `out` itself.
@@ -99,13 +110,14 @@ struct BinaryInputs<'a, T> {
 }
 
 /// Borrow `grad`, `x` and `out` (any of which may be the same object) and call
-/// `f(inputs, out_slice)`.
+/// `f(inputs, out_slice)`. `Ok(None)`, having called nothing, when the zero-copy path does not
+/// apply.
 fn with_binary<T, R>(
     grad: &Bound<'_, PyAny>,
     x: &Bound<'_, PyAny>,
     out: &Bound<'_, PyAny>,
     f: impl FnOnce(BinaryInputs<'_, T>, &mut [T]) -> R,
-) -> PyResult<R>
+) -> PyResult<Option<R>>
 where
     T: Element + Copy,
 {
@@ -120,37 +132,44 @@ where
     } else {
         Some(typed::<T>(x, "x")?)
     };
-    if let Some(g) = grad_arr {
-        check_same_layout(g, "grad", out_arr)?;
+    for (arr, name) in [(grad_arr, "grad"), (x_arr, "x")] {
+        if let Some(a) = arr {
+            if !same_layout(a, name, out_arr)? {
+                return Ok(None);
+            }
+        }
     }
-    if let Some(a) = x_arr {
-        check_same_layout(a, "x", out_arr)?;
-    }
-    let grad_ro = grad_arr
-        .map(|g| g.try_readonly())
-        .transpose()
-        .map_err(|e| borrow_error("grad", e))?;
-    let x_ro = x_arr
-        .map(|a| a.try_readonly())
-        .transpose()
-        .map_err(|e| borrow_error("x", e))?;
-    let mut out_rw = out_arr
-        .try_readwrite()
-        .map_err(|e| borrow_error("out", e))?;
-    let inputs = BinaryInputs {
-        grad: grad_ro
-            .as_ref()
-            .map(|g| g.as_slice())
-            .transpose()
-            .map_err(|e| borrow_error("grad", e))?,
-        x: x_ro
-            .as_ref()
-            .map(|a| a.as_slice())
-            .transpose()
-            .map_err(|e| borrow_error("x", e))?,
+    let Some(mut out_rw) = borrow_readwrite(out_arr, "out")? else {
+        return Ok(None);
     };
-    let o = out_rw.as_slice_mut().map_err(|e| borrow_error("out", e))?;
-    Ok(f(inputs, o))
+    let mut grad_ro = None;
+    if let Some(g) = grad_arr {
+        let Some(r) = borrow_readonly(g, "grad")? else {
+            return Ok(None);
+        };
+        grad_ro = Some(r);
+    }
+    let mut x_ro = None;
+    if let Some(a) = x_arr {
+        let Some(r) = borrow_readonly(a, "x")? else {
+            return Ok(None);
+        };
+        x_ro = Some(r);
+    }
+    let (Ok(grad_s), Ok(x_s), Ok(o)) = (
+        grad_ro.as_ref().map(|g| g.as_slice()).transpose(),
+        x_ro.as_ref().map(|a| a.as_slice()).transpose(),
+        out_rw.as_slice_mut(),
+    ) else {
+        return Ok(None);
+    };
+    Ok(Some(f(
+        BinaryInputs {
+            grad: grad_s,
+            x: x_s,
+        },
+        o,
+    )))
 }
 
 /// `out = op(grad, x)` elementwise, any of the three possibly the same array.
@@ -160,12 +179,12 @@ fn run_binary<T, K>(
     x: &Bound<'_, PyAny>,
     out: &Bound<'_, PyAny>,
     kernel: K,
-) -> PyResult<()>
+) -> PyResult<bool>
 where
     T: Element + Copy + Send + Sync,
     K: Fn(Option<&[T]>, Option<&[T]>, &mut [T]) + Sync + Send,
 {
-    with_binary::<T, ()>(grad, x, out, |inp, o| {
+    let done = with_binary::<T, ()>(grad, x, out, |inp, o| {
         let n = o.len();
         maybe_detach(py, n, || {
             parallel::for_each_chunk(o, |lo, c| {
@@ -173,7 +192,16 @@ where
                 kernel(inp.grad.map(|g| &g[lo..hi]), inp.x.map(|v| &v[lo..hi]), c)
             })
         })
-    })
+    })?;
+    Ok(done.is_some())
+}
+
+/// The channel run length for `out`'s memory order: `inner_c` for C order, else `inner_f`.
+fn inner_for<T: Element>(out: &Bound<'_, PyAny>, inner_c: usize, inner_f: usize) -> usize {
+    match out.cast::<PyArrayDyn<T>>() {
+        Ok(o) if !o.is_c_contiguous() => inner_f,
+        _ => inner_c,
+    }
 }
 
 /// Extract α as a contiguous 1-D slice-able array of `T`.
@@ -197,7 +225,7 @@ fn check_prelu_layout(n: usize, channels: usize, inner: usize) -> PyResult<()> {
 }
 
 #[pyfunction]
-pub fn relu(py: Python<'_>, x: &Bound<'_, PyAny>, out: &Bound<'_, PyAny>) -> PyResult<()> {
+pub fn relu(py: Python<'_>, x: &Bound<'_, PyAny>, out: &Bound<'_, PyAny>) -> PyResult<bool> {
     dispatch_types!(out, T => run_unary::<T, _>(py, x, out, |_, x, o| kernels::relu::relu(x, o));
         f32, f64, f16, i8, i16, i32, i64, u8, u16, u32, u64, bool)
 }
@@ -208,7 +236,7 @@ pub fn relu_grad(
     grad: &Bound<'_, PyAny>,
     x: &Bound<'_, PyAny>,
     out: &Bound<'_, PyAny>,
-) -> PyResult<()> {
+) -> PyResult<bool> {
     dispatch_float!(out, T => run_binary::<T, _>(py, grad, x, out, kernels::relu::relu_grad))
 }
 
@@ -218,7 +246,7 @@ pub fn leaky_relu(
     x: &Bound<'_, PyAny>,
     alpha: f64,
     out: &Bound<'_, PyAny>,
-) -> PyResult<()> {
+) -> PyResult<bool> {
     dispatch_float!(out, T => {
         let a = T::from_f64(alpha);
         run_unary::<T, _>(py, x, out, move |_, x, o| kernels::leaky_relu::leaky_relu(x, o, a))
@@ -232,7 +260,7 @@ pub fn leaky_relu_grad(
     x: &Bound<'_, PyAny>,
     alpha: f64,
     out: &Bound<'_, PyAny>,
-) -> PyResult<()> {
+) -> PyResult<bool> {
     dispatch_float!(out, T => {
         let a = T::from_f64(alpha);
         run_binary::<T, _>(py, grad, x, out, move |g, x, o| kernels::leaky_relu::leaky_relu_grad(g, x, o, a))
@@ -244,12 +272,14 @@ pub fn prelu(
     py: Python<'_>,
     x: &Bound<'_, PyAny>,
     alpha: &Bound<'_, PyAny>,
-    inner: usize,
+    inner_c: usize,
+    inner_f: usize,
     out: &Bound<'_, PyAny>,
-) -> PyResult<()> {
+) -> PyResult<bool> {
     dispatch_float!(out, T => {
         let alpha_ro = alpha_array::<T>(alpha)?;
         let a = alpha_ro.as_slice().map_err(|e| borrow_error("alpha", e))?;
+        let inner = inner_for::<T>(out, inner_c, inner_f);
         let n = out.cast::<PyArrayDyn<T>>().map(|o| o.len()).unwrap_or(0);
         check_prelu_layout(n, a.len(), inner)?;
         run_unary::<T, _>(py, x, out, |start, x, o| kernels::prelu::prelu(x, o, a, inner, start))
@@ -263,10 +293,11 @@ pub fn prelu_grad(
     grad: &Bound<'_, PyAny>,
     x: &Bound<'_, PyAny>,
     alpha: &Bound<'_, PyAny>,
-    inner: usize,
+    inner_c: usize,
+    inner_f: usize,
     out: &Bound<'_, PyAny>,
     alpha_grad: &Bound<'_, PyAny>,
-) -> PyResult<()> {
+) -> PyResult<bool> {
     dispatch_float!(out, T => {
         let alpha_ro = alpha_array::<T>(alpha)?;
         let a = alpha_ro.as_slice().map_err(|e| borrow_error("alpha", e))?;
@@ -279,6 +310,7 @@ pub fn prelu_grad(
             )));
         }
         let channels = a.len();
+        let inner = inner_for::<T>(out, inner_c, inner_f);
         let sums = with_binary::<T, PyResult<Vec<f64>>>(grad, x, out, |inp, o| {
             check_prelu_layout(o.len(), channels, inner)?;
             let n = o.len();
@@ -287,13 +319,16 @@ pub fn prelu_grad(
                     kernels::prelu::prelu_grad_piece(g, x, seg, a, inner, start, acc, ch0)
                 })
             }))
-        })??;
+        })?;
+        let Some(sums) = sums.transpose()? else {
+            return Ok(false);
+        };
         let mut ag_rw = ag.try_readwrite().map_err(|e| borrow_error("alpha_grad", e))?;
         let dst = ag_rw.as_slice_mut().map_err(|e| borrow_error("alpha_grad", e))?;
         for (d, s) in dst.iter_mut().zip(sums) {
             *d = T::from_f64(s);
         }
-        Ok(())
+        Ok(true)
     })
 }
 
@@ -304,7 +339,7 @@ pub fn softplus(
     beta: f64,
     threshold: f64,
     out: &Bound<'_, PyAny>,
-) -> PyResult<()> {
+) -> PyResult<bool> {
     dispatch_float!(out, T => run_unary::<T, _>(py, x, out, move |_, x, o| {
         kernels::softplus::softplus(x, o, beta, threshold)
     }))
@@ -318,7 +353,7 @@ pub fn softplus_grad(
     beta: f64,
     threshold: f64,
     out: &Bound<'_, PyAny>,
-) -> PyResult<()> {
+) -> PyResult<bool> {
     dispatch_float!(out, T => run_binary::<T, _>(py, grad, x, out, move |g, x, o| {
         kernels::softplus::softplus_grad(g, x, o, beta, threshold)
     }))
