@@ -14,6 +14,9 @@ pub trait ReluElement: Copy + PartialOrd + Send + Sync + 'static {
 
 /// A floating-point element. Arithmetic on `f16` is done in `f32` and rounded once.
 pub trait Float: ReluElement {
+    /// `true` for f64: its transcendental kernels need every bit of the f64 evaluation, so they
+    /// use libm's (scalar) exp/log1p; narrower types use the vectorizable ones in [`crate::math`].
+    const WIDE: bool = false;
     fn to_f64(self) -> f64;
     /// Round an `f64` to `Self` (round-to-nearest-even, a single rounding for every type).
     fn from_f64(v: f64) -> Self;
@@ -41,13 +44,14 @@ impl ReluElement for bool {
 }
 
 macro_rules! native_float {
-    ($($t:ty),*) => {$(
+    ($($t:ty => $wide:expr),*) => {$(
         impl ReluElement for $t {
             const ZERO: Self = 0.0;
             #[inline(always)]
             fn is_nan(self) -> bool { <$t>::is_nan(self) }
         }
         impl Float for $t {
+            const WIDE: bool = $wide;
             #[inline(always)]
             fn to_f64(self) -> f64 { self as f64 }
             #[inline(always)]
@@ -57,7 +61,7 @@ macro_rules! native_float {
         }
     )*};
 }
-native_float!(f32, f64);
+native_float!(f32 => false, f64 => true);
 
 impl ReluElement for f16 {
     const ZERO: Self = f16::ZERO;

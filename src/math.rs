@@ -1,112 +1,312 @@
-//! Scalar softplus and sigmoid in f64, built so that nothing overflows and nothing cancels.
+//! Softplus and sigmoid in f64, in two builds of one formula:
+//!
+//! * [`softplus`] / [`sigmoid`]: branch-free, with their own exp and log1p (each ≤ 1 ULP), so the
+//!   compiler vectorizes them for every SIMD path. Used for f32 and f16, where the f64 result only
+//!   needs ~2^-30 relative accuracy to round correctly.
+//! * [`precise::softplus`] / [`precise::sigmoid`]: the same formula on libm's exp and log1p
+//!   (≤ 0.5 ULP), scalar. Used for f64, where the bound below needs them.
 //!
 //! Both take `z = β·x` as an unevaluated sum `z + dz` (`dz = fma(β, x, −z)`, the exact rounding
 //! error of the product), so a β ≠ 1 does not add the product's rounding error, amplified by |z|,
 //! to the result. The first-order correction uses σ(z)·dz, which is all that survives: |dz| ≤ ulp(z)/2.
 //!
-//! Measured bounds (see `tests/test_softplus.py`, mpmath reference): softplus ≤ 2 ULP in f64 and
-//! its f32/f16 roundings ≤ 1 ULP; sigmoid·grad ≤ 2 ULP in f64.
+//! Measured bounds (`tests/test_softplus.py`, mpmath reference, every SIMD path): softplus ≤ 2 ULP
+//! in f64 and ≤ 1 ULP after rounding to f32/f16; grad·sigmoid ≤ 2 ULP.
 
-/// `(z, dz)` with `z + dz = β·x` exactly (when `z` is finite); `dz = 0` if the product overflowed.
+const LOG2_E: f64 = std::f64::consts::LOG2_E;
+/// ln 2 split fdlibm-style (6.93147180369123816490e-01 + 1.90821492927058770002e-10): `LN2_HI`
+/// has 32 significant bits, so `k·LN2_HI` is exact for |k| < 2^21.
+const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
+const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76);
+/// 1.5·2^52: `(v + ROUND) − ROUND` rounds `v` to the nearest integer (|v| < 2^51).
+const ROUND: f64 = 6_755_399_441_055_744.0;
+/// 2^52 + 1023: adding it puts `n + 1023` in the low mantissa bits.
+const POW2_BIAS: f64 = 4_503_599_627_371_519.0;
+
+/// 2^n for an integer-valued `n` in [−1022, 1023], built from its bits (no libm, no branch).
+#[inline(always)]
+fn pow2i(n: f64) -> f64 {
+    f64::from_bits((n + POW2_BIAS).to_bits() << 52)
+}
+
+/// exp(x) for x ≤ 0 (x = −∞ gives 0, NaN gives NaN), subnormal results included and rounded once.
+///
+/// Cody–Waite reduction x = k·ln2 + r, |r| ≤ ln2/2, then the degree-13 Taylor polynomial of
+/// exp(r) (truncation < 2^−57) by Horner with FMA, then a scale by 2^k split into two normal
+/// factors, so a subnormal result takes a single rounding. ≤ 1 ULP (checked against libm in the
+/// unit tests, and through softplus against mpmath).
+#[inline(always)]
+pub fn exp_nonpositive(x: f64) -> f64 {
+    let xc = if x < -746.0 { -746.0 } else { x };
+    let k = (xc * LOG2_E + ROUND) - ROUND;
+    let r = (-k).mul_add(LN2_LO, (-k).mul_add(LN2_HI, xc));
+    const C: [f64; 12] = [
+        1.0 / 6_227_020_800.0, // 1/13!
+        1.0 / 479_001_600.0,   // 1/12!
+        1.0 / 39_916_800.0,
+        1.0 / 3_628_800.0,
+        1.0 / 362_880.0,
+        1.0 / 40_320.0,
+        1.0 / 5_040.0,
+        1.0 / 720.0,
+        1.0 / 120.0,
+        1.0 / 24.0,
+        1.0 / 6.0,
+        0.5,
+    ];
+    let mut p = C[0];
+    for &c in &C[1..] {
+        p = p.mul_add(r, c);
+    }
+    p = p.mul_add(r, 1.0).mul_add(r, 1.0);
+    let k1 = (k * 0.5 + ROUND) - ROUND;
+    p * pow2i(k1) * pow2i(k - k1)
+}
+
+const SQRT_2: f64 = std::f64::consts::SQRT_2;
+// fdlibm's log polynomial in s = f/(2+f): |error| < 2^−58.45.
+const LG1: f64 = f64::from_bits(0x3fe5_5555_5555_5593); // 6.666666666666735130e-01
+const LG2: f64 = f64::from_bits(0x3fd9_9999_9997_fa04); // 3.999999999940941908e-01
+const LG3: f64 = f64::from_bits(0x3fd2_4924_9422_9359); // 2.857142874366239149e-01
+const LG4: f64 = f64::from_bits(0x3fcc_71c5_1d8e_78af); // 2.222219843214978396e-01
+const LG5: f64 = f64::from_bits(0x3fc7_4664_96cb_03de); // 1.818357216161805012e-01
+const LG6: f64 = f64::from_bits(0x3fc3_9a09_d078_c69f); // 1.531383769920937332e-01
+const LG7: f64 = f64::from_bits(0x3fc2_f112_df3e_5244); // 1.479819860511658591e-01
+
+/// log(1 + t) for t in [0, 1] (the range softplus needs: t = exp(−|z|)).
+///
+/// u = 1 + t is formed with its exact rounding error c (1 + t = u + c), reduced to
+/// m = u or u/2 in [√2/2, √2], and log(m) evaluated as fdlibm does (f − hfsq + s·(hfsq + R(s²)));
+/// then log1p(t) = k·ln2 + log(m) + c/u. Subnormal t returns t. < 1 ULP.
+#[inline(always)]
+pub fn log1p_unit(t: f64) -> f64 {
+    let u = 1.0 + t;
+    let c = t - (u - 1.0);
+    let big = u > SQRT_2;
+    let m = if big { u * 0.5 } else { u };
+    let dk = if big { 1.0 } else { 0.0 };
+    let f = m - 1.0;
+    let hfsq = 0.5 * f * f;
+    let s = f / (2.0 + f);
+    let z = s * s;
+    let w = z * z;
+    let t1 = w * w.mul_add(w.mul_add(LG6, LG4), LG2);
+    let t2 = z * w.mul_add(w.mul_add(w.mul_add(LG7, LG5), LG3), LG1);
+    let r = t2 + t1;
+    let log_u = dk * LN2_HI - ((hfsq - (s * (hfsq + r) + dk * LN2_LO)) - f);
+    log_u + c / u
+}
+
+/// `(z, dz)` with `z + dz = β·x` exactly when `z` is finite; `dz = 0` if the product overflowed.
+/// Only for β ≠ 1 (for β = 1, `dz` is 0).
 #[inline(always)]
 pub fn scaled(beta: f64, x: f64) -> (f64, f64) {
     let z = beta * x;
-    if beta == 1.0 || !z.is_finite() {
-        (z, 0.0)
-    } else {
-        (z, beta.mul_add(x, -z))
-    }
+    let dz = beta.mul_add(x, -z);
+    (z, if z.is_finite() { dz } else { 0.0 })
 }
 
 /// softplus(x; β) = log(1 + exp(β·x)) / β, with PyTorch's linear cutoff: `x` where β·x > `threshold`
-/// (pass +∞ for no cutoff).
+/// (pass +∞ for no cutoff). `SCALED = false` is the β = 1 specialisation (no product, no division).
 ///
 /// Written as `x + log1p(exp(−z))/β` for z > 0 and `log1p(exp(z))/β` for z ≤ 0, so exp never
 /// overflows, large x return x exactly, and very negative x return the (possibly subnormal) tail
 /// exp(z)/β instead of 0. softplus(−∞) = 0, softplus(+∞) = +∞, NaN → NaN.
 #[inline(always)]
-pub fn softplus(x: f64, beta: f64, threshold: f64) -> f64 {
-    let (z, dz) = scaled(beta, x);
-    if z > threshold || x.is_nan() {
-        return x;
+pub fn softplus<const SCALED: bool>(x: f64, beta: f64, threshold: f64) -> f64 {
+    let (z, dz) = if SCALED { scaled(beta, x) } else { (x, 0.0) };
+    let t = exp_nonpositive(-z.abs());
+    let mut tail = log1p_unit(t);
+    let positive = z > 0.0;
+    if SCALED {
+        // d/dz log1p(exp(∓z)) = ∓t/(1+t)
+        let slope = t / (1.0 + t);
+        tail = (if positive { -dz } else { dz }).mul_add(slope, tail) / beta;
     }
-    if z > 0.0 {
-        let t = (-z).exp();
-        // d/dz log1p(exp(−z)) = −t/(1+t)
-        let tail = (-dz).mul_add(t / (1.0 + t), t.ln_1p());
-        if beta == 1.0 {
-            x + tail
-        } else {
-            x + tail / beta
-        }
+    let y = if positive { x + tail } else { tail };
+    if z > threshold || x.is_nan() {
+        x
     } else {
-        let t = z.exp();
-        let s = dz.mul_add(t / (1.0 + t), t.ln_1p());
-        if beta == 1.0 {
-            s
-        } else {
-            s / beta
-        }
+        y
     }
 }
 
-/// σ(β·x) = 1 / (1 + exp(−β·x)), evaluated as 1/(1+t) or t/(1+t) with t = exp(−|z|) ≤ 1, so it
-/// never forms inf/inf. σ(−∞) = 0, σ(+∞) = 1, NaN → NaN.
+/// σ(β·x) = 1 / (1 + exp(−β·x)), as 1/(1+t) or t/(1+t) with t = exp(−|z|) ≤ 1: one division, never
+/// inf/inf. σ(−∞) = 0, σ(+∞) = 1, NaN → NaN.
 #[inline(always)]
-pub fn sigmoid_scaled(x: f64, beta: f64) -> f64 {
-    let (z, dz) = scaled(beta, x);
-    let t = (-z.abs()).exp();
+pub fn sigmoid<const SCALED: bool>(x: f64, beta: f64) -> f64 {
+    let (z, dz) = if SCALED { scaled(beta, x) } else { (x, 0.0) };
+    let t = exp_nonpositive(-z.abs());
     let d = 1.0 + t;
-    let s = if z >= 0.0 { 1.0 / d } else { t / d };
-    if dz == 0.0 {
-        s
-    } else {
+    let s = (if z >= 0.0 { 1.0 } else { t }) / d;
+    if SCALED {
         // σ'(z) = σ(1 − σ) = t/(1+t)²
         dz.mul_add(t / (d * d), s)
+    } else {
+        s
     }
 }
 
 /// softplus'(x; β)·grad = grad·σ(β·x); `grad` where β·x > `threshold`. NaN where x is NaN.
 #[inline(always)]
-pub fn softplus_grad(grad: f64, x: f64, beta: f64, threshold: f64) -> f64 {
-    if beta * x > threshold {
-        return grad;
+pub fn softplus_grad<const SCALED: bool>(grad: f64, x: f64, beta: f64, threshold: f64) -> f64 {
+    let z = if SCALED { beta * x } else { x };
+    let y = grad * sigmoid::<SCALED>(x, beta);
+    if z > threshold {
+        grad
+    } else {
+        y
     }
-    grad * sigmoid_scaled(x, beta)
+}
+
+/// The same formulas on libm's exp and log1p: scalar, and the accuracy the f64 bounds need.
+pub mod precise {
+    use super::scaled;
+
+    /// See [`super::softplus`]; ≤ 2 ULP in f64 (measured against mpmath, β = 1 and β ≠ 1).
+    #[inline(always)]
+    pub fn softplus<const SCALED: bool>(x: f64, beta: f64, threshold: f64) -> f64 {
+        let (z, dz) = if SCALED { scaled(beta, x) } else { (x, 0.0) };
+        if z > threshold || x.is_nan() {
+            return x;
+        }
+        let t = (-z.abs()).exp();
+        let mut tail = t.ln_1p();
+        if SCALED {
+            let slope = t / (1.0 + t);
+            tail = (if z > 0.0 { -dz } else { dz }).mul_add(slope, tail) / beta;
+        }
+        if z > 0.0 {
+            x + tail
+        } else {
+            tail
+        }
+    }
+
+    /// See [`super::sigmoid`].
+    #[inline(always)]
+    pub fn sigmoid<const SCALED: bool>(x: f64, beta: f64) -> f64 {
+        let (z, dz) = if SCALED { scaled(beta, x) } else { (x, 0.0) };
+        let t = (-z.abs()).exp();
+        let d = 1.0 + t;
+        let s = if z >= 0.0 { 1.0 / d } else { t / d };
+        if SCALED {
+            dz.mul_add(t / (d * d), s)
+        } else {
+            s
+        }
+    }
+
+    /// See [`super::softplus_grad`]; ≤ 2 ULP in f64.
+    #[inline(always)]
+    pub fn softplus_grad<const SCALED: bool>(grad: f64, x: f64, beta: f64, threshold: f64) -> f64 {
+        let z = if SCALED { beta * x } else { x };
+        if z > threshold {
+            return grad;
+        }
+        grad * sigmoid::<SCALED>(x, beta)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    const INF: f64 = f64::INFINITY;
+
+    fn ulps(a: f64, b: f64) -> f64 {
+        if a == b {
+            return 0.0;
+        }
+        // the distance from |b| to the next double up (the subnormal spacing at 0)
+        let spacing = f64::from_bits(b.abs().to_bits() + 1) - b.abs();
+        (a - b).abs() / spacing
+    }
+
+    #[test]
+    fn exp_matches_libm_within_one_ulp() {
+        let mut worst = 0.0f64;
+        let mut x = -746.5;
+        while x <= 0.0 {
+            worst = worst.max(ulps(exp_nonpositive(x), x.exp()));
+            x += 0.000_731;
+        }
+        assert!(worst <= 1.0, "{worst}");
+        assert_eq!(exp_nonpositive(0.0), 1.0);
+        assert_eq!(exp_nonpositive(-INF), 0.0);
+        assert!(exp_nonpositive(f64::NAN).is_nan());
+        assert_eq!(exp_nonpositive(-745.0), f64::from_bits(1)); // e^-745 = 0.57 · 2^-1074
+    }
+
+    #[test]
+    fn log1p_matches_libm_within_one_ulp() {
+        let mut worst = 0.0f64;
+        for i in 0..=200_000 {
+            let t = i as f64 / 200_000.0;
+            worst = worst.max(ulps(log1p_unit(t), t.ln_1p()));
+        }
+        for e in -1074..0 {
+            let t = 2f64.powi(e) * 1.37;
+            if t <= 1.0 {
+                worst = worst.max(ulps(log1p_unit(t), t.ln_1p()));
+            }
+        }
+        assert!(worst <= 1.0, "{worst}");
+        assert_eq!(log1p_unit(0.0), 0.0);
+        assert_eq!(log1p_unit(1.0), std::f64::consts::LN_2);
+    }
+
     #[test]
     fn softplus_limits() {
-        let inf = f64::INFINITY;
-        assert_eq!(softplus(0.0, 1.0, inf), std::f64::consts::LN_2);
-        assert_eq!(softplus(1000.0, 1.0, inf), 1000.0);
-        assert_eq!(softplus(-inf, 1.0, inf), 0.0);
-        assert_eq!(softplus(inf, 1.0, inf), inf);
-        assert!(softplus(f64::NAN, 1.0, inf).is_nan());
-        assert!(softplus(f64::NAN, 1.0, 20.0).is_nan());
+        assert_eq!(softplus::<false>(0.0, 1.0, INF), std::f64::consts::LN_2);
+        assert_eq!(softplus::<false>(1000.0, 1.0, INF), 1000.0);
+        assert_eq!(softplus::<false>(-INF, 1.0, INF), 0.0);
+        assert_eq!(softplus::<false>(INF, 1.0, INF), INF);
+        assert!(softplus::<false>(f64::NAN, 1.0, INF).is_nan());
+        assert!(softplus::<false>(f64::NAN, 1.0, 20.0).is_nan());
         // exp(-740) is subnormal but not zero
-        let tail = softplus(-740.0, 1.0, inf);
+        let tail = softplus::<false>(-740.0, 1.0, INF);
         assert!(tail > 0.0 && tail < f64::MIN_POSITIVE);
         // beta·x overflows, the answer is still x
-        assert_eq!(softplus(1e308, 10.0, inf), 1e308);
-        assert_eq!(softplus(-1e308, 10.0, inf), 0.0);
+        assert_eq!(softplus::<true>(1e308, 10.0, INF), 1e308);
+        assert_eq!(softplus::<true>(-1e308, 10.0, INF), 0.0);
         // threshold: linear above it
-        assert_eq!(softplus(21.0, 1.0, 20.0), 21.0);
+        assert_eq!(softplus::<false>(21.0, 1.0, 20.0), 21.0);
+    }
+
+    #[test]
+    fn vectorizable_and_precise_builds_agree_closely() {
+        let mut x = -800.0;
+        while x < 60.0 {
+            for beta in [1.0, 0.5, 3.0] {
+                let (a, b) = if beta == 1.0 {
+                    (
+                        softplus::<false>(x, 1.0, INF),
+                        precise::softplus::<false>(x, 1.0, INF),
+                    )
+                } else {
+                    (
+                        softplus::<true>(x, beta, INF),
+                        precise::softplus::<true>(x, beta, INF),
+                    )
+                };
+                assert!(ulps(a, b) <= 3.0, "x={x} beta={beta}: {a} vs {b}");
+                let (s, p) = (sigmoid::<true>(x, beta), precise::sigmoid::<true>(x, beta));
+                assert!(ulps(s, p) <= 3.0, "x={x} beta={beta}: {s} vs {p}");
+            }
+            x += 0.0137;
+        }
     }
 
     #[test]
     fn sigmoid_limits() {
-        assert_eq!(sigmoid_scaled(0.0, 1.0), 0.5);
-        assert_eq!(sigmoid_scaled(f64::INFINITY, 1.0), 1.0);
-        assert_eq!(sigmoid_scaled(f64::NEG_INFINITY, 1.0), 0.0);
-        assert_eq!(sigmoid_scaled(1e308, 10.0), 1.0);
-        assert!(sigmoid_scaled(f64::NAN, 1.0).is_nan());
-        assert!(softplus_grad(1.0, f64::NAN, 1.0, 20.0).is_nan());
-        assert_eq!(softplus_grad(3.0, 50.0, 1.0, 20.0), 3.0);
+        assert_eq!(sigmoid::<false>(0.0, 1.0), 0.5);
+        assert_eq!(sigmoid::<false>(INF, 1.0), 1.0);
+        assert_eq!(sigmoid::<false>(-INF, 1.0), 0.0);
+        assert_eq!(sigmoid::<true>(1e308, 10.0), 1.0);
+        assert!(sigmoid::<false>(f64::NAN, 1.0).is_nan());
+        assert!(softplus_grad::<false>(1.0, f64::NAN, 1.0, 20.0).is_nan());
+        assert_eq!(softplus_grad::<false>(3.0, 50.0, 1.0, 20.0), 3.0);
     }
 }
 

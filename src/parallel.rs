@@ -10,7 +10,11 @@
 //!   count, so every result — the per-channel α-gradient sums included — is bit-identical for any
 //!   number of threads.
 
+use crate::element::Float;
+use crate::kernels::elementwise::ChunkOp;
+use crate::kernels::prelu::prelu_grad_piece;
 use crate::math::CompensatedSum;
+use crate::simd::{self, Task};
 use rayon::prelude::*;
 use rayon::{ThreadPool, ThreadPoolBuilder};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -109,26 +113,50 @@ fn pool() -> Option<Arc<ThreadPool>> {
     s.pool.clone()
 }
 
-/// Run `f` inside relu_rs's pool (or directly, when serial).
-fn install<R: Send>(f: impl FnOnce() -> R + Send) -> R {
-    match pool() {
-        Some(p) => p.install(f),
-        None => f(),
+/// One chunk of elementwise work, as a [`Task`] for the SIMD dispatch.
+struct ChunkTask<'a, T, O> {
+    op: &'a O,
+    start: usize,
+    out: &'a mut [T],
+}
+
+impl<T, O: ChunkOp<T>> Task for ChunkTask<'_, T, O> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        self.op.apply(self.start, self.out);
     }
 }
 
-/// Call `f(start, chunk)` over `out` cut into [`CHUNK`]-sized pieces, `start` being the chunk's
-/// offset; serial below [`SERIAL_THRESHOLD`].
-pub fn for_each_chunk<T: Send>(out: &mut [T], f: impl Fn(usize, &mut [T]) + Sync + Send) {
-    if out.len() < SERIAL_THRESHOLD {
-        f(0, out);
-        return;
+/// Apply `op` over `out` cut into [`CHUNK`]-sized pieces (serial below [`SERIAL_THRESHOLD`]),
+/// each compiled for the active SIMD path.
+///
+/// Parallel iterators run only inside relu_rs's own pool: never on rayon's global pool, which
+/// ignores `set_num_threads` and does not survive `fork()`.
+pub fn for_each_chunk<T: Send, O: ChunkOp<T>>(out: &mut [T], op: &O) {
+    let isa = simd::isa();
+    let pool = if out.len() < SERIAL_THRESHOLD {
+        None
+    } else {
+        pool()
+    };
+    match pool {
+        None => simd::dispatch(isa, ChunkTask { op, start: 0, out }),
+        Some(pool) => pool.install(|| {
+            out.par_chunks_mut(CHUNK)
+                .enumerate()
+                .for_each(|(k, chunk)| {
+                    simd::dispatch(
+                        isa,
+                        ChunkTask {
+                            op,
+                            start: k * CHUNK,
+                            out: chunk,
+                        },
+                    )
+                });
+        }),
     }
-    install(|| {
-        out.par_chunks_mut(CHUNK)
-            .enumerate()
-            .for_each(|(k, chunk)| f(k * CHUNK, chunk));
-    });
 }
 
 /// Target width (elements) of a column block of a PReLU backward tile.
@@ -185,29 +213,59 @@ struct SharedMut<T>(*mut T);
 unsafe impl<T: Send> Send for SharedMut<T> {}
 unsafe impl<T: Send> Sync for SharedMut<T> {}
 
-/// The fused, tiled PReLU backward.
+/// One tile of the PReLU backward, as a [`Task`]: rows `rows` × one column block.
+struct TileTask<'a, T> {
+    grad: Option<&'a [T]>,
+    x: Option<&'a [T]>,
+    out: SharedMut<T>,
+    len: usize,
+    alpha: &'a [T],
+    inner: usize,
+    row_len: usize,
+    rows: std::ops::Range<usize>,
+    block: ColumnBlock,
+}
+
+impl<T: Float> Task for TileTask<'_, T> {
+    type Output = Vec<CompensatedSum>;
+    #[inline(always)]
+    fn run(self) -> Vec<CompensatedSum> {
+        let b = self.block;
+        let mut acc = vec![CompensatedSum::default(); b.nch];
+        for row in self.rows {
+            let lo = row * self.row_len + b.col0;
+            let hi = row * self.row_len + b.col1;
+            debug_assert!(hi <= self.len);
+            // SAFETY: `lo..hi` lies inside `out` (hi ≤ outer·row_len = len), and tiles partition
+            // the matrix, so no two tiles (or rows) create overlapping slices. `grad`/`x` are
+            // `Some` only when they do not alias `out`.
+            let seg = unsafe { std::slice::from_raw_parts_mut(self.out.0.add(lo), hi - lo) };
+            let g = self.grad.map(|g| &g[lo..hi]);
+            let x = self.x.map(|x| &x[lo..hi]);
+            prelu_grad_piece(g, x, seg, self.alpha, self.inner, lo, &mut acc, b.ch0);
+        }
+        acc
+    }
+}
+
+/// The fused, tiled PReLU backward: `out = leaky_relu_grad(grad, x; alpha[c])` and the returned
+/// per-channel sums Σ grad·min(0, x), one pass.
 ///
 /// The flat array is the matrix `(outer rows) × (channels·inner columns)`. It is cut into tiles of
-/// `rows_per_tile` rows × one column block (both from the shape alone). Each tile calls `piece` on
-/// each of its row segments, in row order, accumulating the α-gradient of its channels in f64.
-/// Tiles run in parallel; their compensated partial sums are then merged per channel in tile order
-/// (row block, then column block), a fixed order, so the result does not depend on the thread count.
+/// `rows_per_tile` rows × one column block (both from the shape alone). Each tile accumulates the
+/// α-gradient of its channels in compensated f64 sums, row by row. Tiles run in parallel; their
+/// partial sums are then merged per channel in tile order (row block, then column block), a fixed
+/// order, so the result does not depend on the thread count.
 ///
-/// `piece(grad, x, out, start, acc, ch_base)` is [`crate::kernels::prelu::prelu_grad_piece`] with α
-/// bound. `grad`/`x` are `None` when they are `out` itself. Returns the per-channel sums.
-pub fn prelu_grad<T, F>(
+/// `grad`/`x` are `None` when they are `out` itself.
+pub fn prelu_grad<T: Float>(
     grad: Option<&[T]>,
     x: Option<&[T]>,
     out: &mut [T],
-    channels: usize,
+    alpha: &[T],
     inner: usize,
-    piece: F,
-) -> Vec<f64>
-where
-    T: Copy + Send + Sync,
-    F: Fn(Option<&[T]>, Option<&[T]>, &mut [T], usize, &mut [CompensatedSum], usize) + Sync + Send,
-{
-    let mut sums = vec![CompensatedSum::default(); channels];
+) -> Vec<f64> {
+    let channels = alpha.len();
     let row_len = channels * inner;
     if out.is_empty() || row_len == 0 {
         return vec![0.0; channels];
@@ -220,38 +278,29 @@ where
     let n_tiles = row_blocks * blocks.len();
     let len = out.len();
     let out_ptr = SharedMut(out.as_mut_ptr());
+    let isa = simd::isa();
 
-    let tile = |t: usize| -> Vec<CompensatedSum> {
+    let run_tile = |t: usize| -> Vec<CompensatedSum> {
         let rb = t / blocks.len();
-        let b = blocks[t % blocks.len()];
-        let mut acc = vec![CompensatedSum::default(); b.nch];
-        let r1 = ((rb + 1) * rows_per_tile).min(outer);
-        for row in rb * rows_per_tile..r1 {
-            let lo = row * row_len + b.col0;
-            let hi = row * row_len + b.col1;
-            debug_assert!(hi <= len);
-            let p = out_ptr;
-            // SAFETY: `lo..hi` lies inside `out` (hi ≤ outer·row_len = len), and tiles partition
-            // the matrix, so no two tiles (or rows) create overlapping slices. `grad`/`x` are
-            // `Some` only when they do not alias `out`.
-            let seg = unsafe { std::slice::from_raw_parts_mut(p.0.add(lo), hi - lo) };
-            piece(
-                grad.map(|g| &g[lo..hi]),
-                x.map(|x| &x[lo..hi]),
-                seg,
-                lo,
-                &mut acc,
-                b.ch0,
-            );
-        }
-        acc
+        let task = TileTask {
+            grad,
+            x,
+            out: out_ptr,
+            len,
+            alpha,
+            inner,
+            row_len,
+            rows: rb * rows_per_tile..((rb + 1) * rows_per_tile).min(outer),
+            block: blocks[t % blocks.len()],
+        };
+        simd::dispatch(isa, task)
     };
-
-    let partials: Vec<Vec<CompensatedSum>> = if len < SERIAL_THRESHOLD {
-        (0..n_tiles).map(tile).collect()
-    } else {
-        install(|| (0..n_tiles).into_par_iter().map(tile).collect())
+    let pool = if len < SERIAL_THRESHOLD { None } else { pool() };
+    let partials: Vec<Vec<CompensatedSum>> = match pool {
+        None => (0..n_tiles).map(run_tile).collect(),
+        Some(pool) => pool.install(|| (0..n_tiles).into_par_iter().map(run_tile).collect()),
     };
+    let mut sums = vec![CompensatedSum::default(); channels];
     for (t, acc) in partials.iter().enumerate() {
         let b = blocks[t % blocks.len()];
         for (s, a) in sums[b.ch0..b.ch0 + b.nch].iter_mut().zip(acc) {
@@ -289,14 +338,19 @@ mod tests {
         }
     }
 
+    struct Index;
+    impl ChunkOp<usize> for Index {
+        fn apply(&self, start: usize, out: &mut [usize]) {
+            for (i, e) in out.iter_mut().enumerate() {
+                *e = start + i;
+            }
+        }
+    }
+
     #[test]
     fn for_each_chunk_covers_everything_in_parallel() {
         let mut v = vec![0usize; SERIAL_THRESHOLD * 3 + 17];
-        for_each_chunk(&mut v, |start, chunk| {
-            for (i, e) in chunk.iter_mut().enumerate() {
-                *e = start + i;
-            }
-        });
+        for_each_chunk(&mut v, &Index);
         assert!(v.iter().enumerate().all(|(i, &e)| i == e));
     }
 }

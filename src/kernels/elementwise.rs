@@ -1,60 +1,124 @@
-//! The two loops every elementwise kernel is built on, with the in-place cases spelled out so that
-//! each loop is a plain zip the compiler can vectorize.
+//! The loops every elementwise kernel is built on, and the traits that make each operation
+//! inline into them.
+//!
+//! An operation is a small type implementing [`UnaryOp`] or [`BinaryOp`] with an
+//! `#[inline(always)]` `apply`; the loops are generic over it. That (not closures, which cannot be
+//! marked `inline(always)`) guarantees the whole loop body is compiled inside each SIMD path's
+//! `#[target_feature]` function and vectorized for it. The in-place cases are spelled out so that
+//! each loop is a plain zip.
 
-/// `out[i] = f(x[i])`; `x = None` means `out` is also the input.
+/// An elementwise operation of one input.
+pub trait UnaryOp<T>: Sync {
+    fn apply(&self, x: T) -> T;
+}
+
+/// An elementwise operation of an upstream gradient and the forward input.
+pub trait BinaryOp<T>: Sync {
+    fn apply(&self, grad: T, x: T) -> T;
+}
+
+/// Work on one contiguous chunk of the output, starting at flat index `start`. Implementations
+/// hold their input slices (whole arrays) and mark `apply` `#[inline(always)]`.
+pub trait ChunkOp<T>: Sync {
+    fn apply(&self, start: usize, out: &mut [T]);
+}
+
+/// `out[i] = op(x[i])`; `x = None` means `out` is also the input.
 ///
 /// The caller guarantees that `x`, when given, has `out.len()` elements.
 #[inline(always)]
-pub fn map_unary<T: Copy>(x: Option<&[T]>, out: &mut [T], f: impl Fn(T) -> T) {
+pub fn map_unary<T: Copy, O: UnaryOp<T>>(op: &O, x: Option<&[T]>, out: &mut [T]) {
     match x {
         Some(x) => {
             debug_assert_eq!(x.len(), out.len());
             for (o, &v) in out.iter_mut().zip(x) {
-                *o = f(v);
+                *o = op.apply(v);
             }
         }
         None => {
             for o in out.iter_mut() {
-                *o = f(*o);
+                *o = op.apply(*o);
             }
         }
     }
 }
 
-/// `out[i] = f(grad[i], x[i])`; `None` for either input means it is `out` itself.
+/// `out[i] = op(grad[i], x[i])`; `None` for either input means it is `out` itself.
 ///
 /// `grad` and `x` may be the same slice (`Some(a), Some(a)`).
 #[inline(always)]
-pub fn map_binary<T: Copy>(
+pub fn map_binary<T: Copy, O: BinaryOp<T>>(
+    op: &O,
     grad: Option<&[T]>,
     x: Option<&[T]>,
     out: &mut [T],
-    f: impl Fn(T, T) -> T,
 ) {
     match (grad, x) {
         (Some(g), Some(x)) => {
             debug_assert!(g.len() == out.len() && x.len() == out.len());
             for ((o, &gv), &xv) in out.iter_mut().zip(g).zip(x) {
-                *o = f(gv, xv);
+                *o = op.apply(gv, xv);
             }
         }
         (None, Some(x)) => {
             debug_assert_eq!(x.len(), out.len());
             for (o, &xv) in out.iter_mut().zip(x) {
-                *o = f(*o, xv);
+                *o = op.apply(*o, xv);
             }
         }
         (Some(g), None) => {
             debug_assert_eq!(g.len(), out.len());
             for (o, &gv) in out.iter_mut().zip(g) {
-                *o = f(gv, *o);
+                *o = op.apply(gv, *o);
             }
         }
         (None, None) => {
             for o in out.iter_mut() {
-                *o = f(*o, *o);
+                *o = op.apply(*o, *o);
             }
         }
+    }
+}
+
+/// `x[start..start + len]`, or `None` (in place) passed through.
+#[inline(always)]
+fn window<T>(x: Option<&[T]>, start: usize, len: usize) -> Option<&[T]> {
+    match x {
+        Some(x) => Some(&x[start..start + len]),
+        None => None,
+    }
+}
+
+/// A [`UnaryOp`] over whole arrays, as chunk work: `out = op(x)` for the chunk's window of `x`.
+pub struct Unary<'a, T, O> {
+    pub op: O,
+    pub x: Option<&'a [T]>,
+}
+
+impl<T: Copy + Sync, O: UnaryOp<T>> ChunkOp<T> for Unary<'_, T, O> {
+    #[inline(always)]
+    fn apply(&self, start: usize, out: &mut [T]) {
+        map_unary(&self.op, window(self.x, start, out.len()), out);
+    }
+}
+
+/// A [`BinaryOp`] over whole arrays, as chunk work.
+pub struct Binary<'a, T, O> {
+    pub op: O,
+    pub grad: Option<&'a [T]>,
+    pub x: Option<&'a [T]>,
+}
+
+impl<T: Copy + Sync, O: BinaryOp<T>> ChunkOp<T> for Binary<'_, T, O> {
+    #[inline(always)]
+    fn apply(&self, start: usize, out: &mut [T]) {
+        let n = out.len();
+        map_binary(
+            &self.op,
+            window(self.grad, start, n),
+            window(self.x, start, n),
+            out,
+        );
     }
 }
 
@@ -62,32 +126,64 @@ pub fn map_binary<T: Copy>(
 mod tests {
     use super::*;
 
+    struct Affine;
+    impl BinaryOp<f64> for Affine {
+        fn apply(&self, a: f64, b: f64) -> f64 {
+            a * 2.0 + b
+        }
+    }
+    struct Triple;
+    impl UnaryOp<f64> for Triple {
+        fn apply(&self, v: f64) -> f64 {
+            v * 3.0
+        }
+    }
+
     #[test]
     fn in_place_forms_match_out_of_place() {
         let g: Vec<f64> = (0..37).map(|i| i as f64 - 18.0).collect();
         let x: Vec<f64> = (0..37).map(|i| (i as f64 * 0.7).sin()).collect();
-        let f = |a: f64, b: f64| a * 2.0 + b;
         let mut reference = vec![0.0; 37];
-        map_binary(Some(&g), Some(&x), &mut reference, f);
+        map_binary(&Affine, Some(&g), Some(&x), &mut reference);
 
         let mut grad_out = g.clone();
-        map_binary(None, Some(&x), &mut grad_out, f);
+        map_binary(&Affine, None, Some(&x), &mut grad_out);
         assert_eq!(grad_out, reference);
 
         let mut x_out = x.clone();
-        map_binary(Some(&g), None, &mut x_out, f);
+        map_binary(&Affine, Some(&g), None, &mut x_out);
         assert_eq!(x_out, reference);
 
         let mut both = x.clone();
-        map_binary(None, None, &mut both, f);
+        map_binary(&Affine, None, None, &mut both);
         let mut same = vec![0.0; 37];
-        map_binary(Some(&x), Some(&x), &mut same, f);
+        map_binary(&Affine, Some(&x), Some(&x), &mut same);
         assert_eq!(both, same);
 
         let mut u = x.clone();
-        map_unary(None, &mut u, |v| v * 3.0);
+        map_unary(&Triple, None, &mut u);
         let mut u_ref = vec![0.0; 37];
-        map_unary(Some(&x), &mut u_ref, |v| v * 3.0);
+        map_unary(&Triple, Some(&x), &mut u_ref);
         assert_eq!(u, u_ref);
+    }
+
+    #[test]
+    fn chunk_ops_use_the_chunk_window() {
+        let x: Vec<f64> = (0..10).map(|i| i as f64).collect();
+        let op = Unary {
+            op: Triple,
+            x: Some(&x[..]),
+        };
+        let mut out = [0.0; 4];
+        op.apply(3, &mut out);
+        assert_eq!(out, [9.0, 12.0, 15.0, 18.0]);
+        let g = [1.0; 10];
+        let b = Binary {
+            op: Affine,
+            grad: Some(&g[..]),
+            x: Some(&x[..]),
+        };
+        b.apply(6, &mut out);
+        assert_eq!(out, [8.0, 9.0, 10.0, 11.0]);
     }
 }

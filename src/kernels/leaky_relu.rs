@@ -1,6 +1,6 @@
 //! Leaky ReLU and its gradient, for one α shared by every element.
 
-use super::elementwise::{map_binary, map_unary};
+use super::elementwise::{map_binary, map_unary, BinaryOp, UnaryOp};
 use crate::element::Float;
 
 /// leaky_relu(x; α) = x if x > 0 else α·x = max(0, x) + α·min(0, x).
@@ -20,9 +20,22 @@ pub fn leaky_relu_scalar<T: Float>(x: T, alpha: T) -> T {
     }
 }
 
+/// [`leaky_relu_scalar`] with a fixed α, as an elementwise operation.
+pub struct LeakyRelu<T> {
+    pub alpha: T,
+}
+
+impl<T: Float> UnaryOp<T> for LeakyRelu<T> {
+    #[inline(always)]
+    fn apply(&self, x: T) -> T {
+        leaky_relu_scalar(x, self.alpha)
+    }
+}
+
 /// `out = leaky_relu(x; alpha)` elementwise; `x = None` works in place.
+#[inline(always)]
 pub fn leaky_relu<T: Float>(x: Option<&[T]>, out: &mut [T], alpha: T) {
-    map_unary(x, out, |v| leaky_relu_scalar(v, alpha));
+    map_unary(&LeakyRelu { alpha }, x, out);
 }
 
 /// d/dx leaky_relu(x; α)·grad = grad if x > 0 else α·grad; the gradient at x = 0 is α.
@@ -45,9 +58,22 @@ pub fn leaky_relu_grad_scalar<T: Float>(grad: T, x: T, alpha: T) -> T {
     }
 }
 
+/// [`leaky_relu_grad_scalar`] with a fixed α, as an elementwise operation.
+pub struct LeakyReluGrad<T> {
+    pub alpha: T,
+}
+
+impl<T: Float> BinaryOp<T> for LeakyReluGrad<T> {
+    #[inline(always)]
+    fn apply(&self, grad: T, x: T) -> T {
+        leaky_relu_grad_scalar(grad, x, self.alpha)
+    }
+}
+
 /// `out = leaky_relu_grad(grad, x; alpha)` elementwise; `None` for an input means it is `out`.
+#[inline(always)]
 pub fn leaky_relu_grad<T: Float>(grad: Option<&[T]>, x: Option<&[T]>, out: &mut [T], alpha: T) {
-    map_binary(grad, x, out, |g, v| leaky_relu_grad_scalar(g, v, alpha));
+    map_binary(&LeakyReluGrad { alpha }, grad, x, out);
 }
 
 #[cfg(test)]

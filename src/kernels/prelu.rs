@@ -5,7 +5,8 @@
 //! `(N, C)` have `inner = 1`; a shared α is `channels = 1, inner = len`. The caller derives the three
 //! numbers from the shape, the axis and the memory order (C or F).
 
-use super::leaky_relu::{leaky_relu_grad_scalar, leaky_relu_scalar};
+use super::elementwise::{map_unary, ChunkOp};
+use super::leaky_relu::{leaky_relu_grad_scalar, leaky_relu_scalar, LeakyRelu};
 use crate::element::Float;
 use crate::math::CompensatedSum;
 
@@ -36,6 +37,7 @@ pub fn prelu_alpha_grad_term<T: Float>(grad: T, x: T) -> f64 {
 /// `out[i] = leaky_relu(x[i]; alpha[channel(start + i)])`. `x = None` works in place.
 ///
 /// Same element rules and ≤ 0.5 ULP bound as [`leaky_relu_scalar`].
+#[inline(always)]
 pub fn prelu<T: Float>(x: Option<&[T]>, out: &mut [T], alpha: &[T], inner: usize, start: usize) {
     let channels = alpha.len();
     let n = out.len();
@@ -63,14 +65,27 @@ pub fn prelu<T: Float>(x: Option<&[T]>, out: &mut [T], alpha: &[T], inner: usize
             run
         } else {
             let run = (n - i).min(inner - pos % inner);
-            let a = alpha[ch];
+            let op = LeakyRelu { alpha: alpha[ch] };
             let o = &mut out[i..i + run];
-            super::elementwise::map_unary(x.map(|x| &x[i..i + run]), o, |v| {
-                leaky_relu_scalar(v, a)
-            });
+            map_unary(&op, x.map(|x| &x[i..i + run]), o);
             run
         };
         i += run;
+    }
+}
+
+/// Forward PReLU over whole arrays, as chunk work.
+pub struct Prelu<'a, T> {
+    pub x: Option<&'a [T]>,
+    pub alpha: &'a [T],
+    pub inner: usize,
+}
+
+impl<T: Float> ChunkOp<T> for Prelu<'_, T> {
+    #[inline(always)]
+    fn apply(&self, start: usize, out: &mut [T]) {
+        let x = self.x.map(|x| &x[start..start + out.len()]);
+        prelu(x, out, self.alpha, self.inner, start);
     }
 }
 
@@ -85,6 +100,7 @@ pub fn prelu<T: Float>(x: Option<&[T]>, out: &mut [T], alpha: &[T], inner: usize
 /// `ch_base .. ch_base + acc.len()`. The summation order depends only on `start` and the piece's
 /// length, so a fixed tiling gives bit-identical sums on any thread count.
 #[allow(clippy::too_many_arguments)]
+#[inline(always)]
 pub fn prelu_grad_piece<T: Float>(
     grad: Option<&[T]>,
     x: Option<&[T]>,

@@ -1,6 +1,6 @@
 //! ReLU and its gradient.
 
-use super::elementwise::{map_binary, map_unary};
+use super::elementwise::{map_binary, map_unary, BinaryOp, UnaryOp};
 use crate::element::{Float, ReluElement};
 
 /// relu(x) = max(0, x).
@@ -16,11 +16,6 @@ pub fn relu_scalar<T: ReluElement>(x: T) -> T {
     } else {
         T::ZERO
     }
-}
-
-/// `out = relu(x)` elementwise over contiguous slices; `x = None` rectifies `out` in place.
-pub fn relu<T: ReluElement>(x: Option<&[T]>, out: &mut [T]) {
-    map_unary(x, out, relu_scalar);
 }
 
 /// relu'(x)·grad: `grad` where `x > 0`, `+0` where `x <= 0` (the gradient at 0 is 0), NaN where
@@ -39,9 +34,36 @@ pub fn relu_grad_scalar<T: Float>(grad: T, x: T) -> T {
     }
 }
 
+/// [`relu_scalar`] as an elementwise operation.
+pub struct Relu;
+
+impl<T: ReluElement> UnaryOp<T> for Relu {
+    #[inline(always)]
+    fn apply(&self, x: T) -> T {
+        relu_scalar(x)
+    }
+}
+
+/// [`relu_grad_scalar`] as an elementwise operation.
+pub struct ReluGrad;
+
+impl<T: Float> BinaryOp<T> for ReluGrad {
+    #[inline(always)]
+    fn apply(&self, grad: T, x: T) -> T {
+        relu_grad_scalar(grad, x)
+    }
+}
+
+/// `out = relu(x)` over contiguous slices (any layout, contiguous); `x = None` works in place.
+#[inline(always)]
+pub fn relu<T: ReluElement>(x: Option<&[T]>, out: &mut [T]) {
+    map_unary(&Relu, x, out);
+}
+
 /// `out = relu_grad(grad, x)` elementwise; `None` for an input means it is `out` (in place).
+#[inline(always)]
 pub fn relu_grad<T: Float>(grad: Option<&[T]>, x: Option<&[T]>, out: &mut [T]) {
-    map_binary(grad, x, out, relu_grad_scalar);
+    map_binary(&ReluGrad, grad, x, out);
 }
 
 #[cfg(test)]

@@ -1,19 +1,61 @@
-//! Softplus and its gradient. Every element type is evaluated in f64 ([`crate::math`]) and rounded
-//! once, so f32/f16 results are within 1 ULP (the f64 value is within 2 f64-ULP of exact), and f64
-//! results within 2 ULP, for every x including those whose result is subnormal.
+//! Softplus and its gradient. Every element type is evaluated in f64 and rounded once: f32/f16
+//! with the vectorizable exp/log1p of [`crate::math`] (the f64 value is within a few f64-ULP of
+//! exact, so the rounded result is within 1 ULP), f64 with libm's ([`crate::math::precise`], within
+//! 2 ULP), for every x including those whose result is subnormal. β = 1 takes a specialised loop
+//! without the product and the division.
 
-use super::elementwise::{map_binary, map_unary};
+use super::elementwise::{map_binary, map_unary, BinaryOp, UnaryOp};
 use crate::element::Float;
 use crate::math;
 
+/// softplus with fixed β and threshold as an elementwise operation; `SCALED = false` requires β = 1.
+pub struct Softplus<const SCALED: bool> {
+    pub beta: f64,
+    pub threshold: f64,
+}
+
+impl<T: Float, const SCALED: bool> UnaryOp<T> for Softplus<SCALED> {
+    #[inline(always)]
+    fn apply(&self, x: T) -> T {
+        let v = x.to_f64();
+        T::from_f64(if T::WIDE {
+            math::precise::softplus::<SCALED>(v, self.beta, self.threshold)
+        } else {
+            math::softplus::<SCALED>(v, self.beta, self.threshold)
+        })
+    }
+}
+
+/// softplus' · grad with fixed β and threshold; `SCALED = false` requires β = 1.
+pub struct SoftplusGrad<const SCALED: bool> {
+    pub beta: f64,
+    pub threshold: f64,
+}
+
+impl<T: Float, const SCALED: bool> BinaryOp<T> for SoftplusGrad<SCALED> {
+    #[inline(always)]
+    fn apply(&self, grad: T, x: T) -> T {
+        let (g, v) = (grad.to_f64(), x.to_f64());
+        T::from_f64(if T::WIDE {
+            math::precise::softplus_grad::<SCALED>(g, v, self.beta, self.threshold)
+        } else {
+            math::softplus_grad::<SCALED>(g, v, self.beta, self.threshold)
+        })
+    }
+}
+
 /// `out = softplus(x; beta, threshold)`; see [`math::softplus`]. `x = None` works in place.
+#[inline(always)]
 pub fn softplus<T: Float>(x: Option<&[T]>, out: &mut [T], beta: f64, threshold: f64) {
-    map_unary(x, out, |v| {
-        T::from_f64(math::softplus(v.to_f64(), beta, threshold))
-    });
+    if beta == 1.0 {
+        map_unary(&Softplus::<false> { beta, threshold }, x, out);
+    } else {
+        map_unary(&Softplus::<true> { beta, threshold }, x, out);
+    }
 }
 
 /// `out = grad·σ(beta·x)` (`grad` where beta·x > threshold); see [`math::softplus_grad`].
+#[inline(always)]
 pub fn softplus_grad<T: Float>(
     grad: Option<&[T]>,
     x: Option<&[T]>,
@@ -21,9 +63,11 @@ pub fn softplus_grad<T: Float>(
     beta: f64,
     threshold: f64,
 ) {
-    map_binary(grad, x, out, |g, v| {
-        T::from_f64(math::softplus_grad(g.to_f64(), v.to_f64(), beta, threshold))
-    });
+    if beta == 1.0 {
+        map_binary(&SoftplusGrad::<false> { beta, threshold }, grad, x, out);
+    } else {
+        map_binary(&SoftplusGrad::<true> { beta, threshold }, grad, x, out);
+    }
 }
 
 #[cfg(test)]
@@ -36,12 +80,31 @@ mod tests {
         let mut out = vec![0.0f32; x.len()];
         softplus(Some(&x), &mut out, 1.0, f64::INFINITY);
         for (&o, &v) in out.iter().zip(&x) {
-            assert_eq!(o, math::softplus(v as f64, 1.0, f64::INFINITY) as f32);
+            assert_eq!(
+                o,
+                math::softplus::<false>(v as f64, 1.0, f64::INFINITY) as f32
+            );
         }
         let g = vec![2.0f32; x.len()];
         softplus_grad(Some(&g), Some(&x), &mut out, 1.0, f64::INFINITY);
         for (&o, &v) in out.iter().zip(&x) {
-            assert_eq!(o, (2.0 * math::sigmoid_scaled(v as f64, 1.0)) as f32);
+            assert_eq!(o, (2.0 * math::sigmoid::<false>(v as f64, 1.0)) as f32);
         }
+    }
+}
+
+#[cfg(test)]
+mod wide_tests {
+    use super::*;
+
+    #[test]
+    fn f64_takes_the_precise_build() {
+        let x = -3.2472472472472447f64;
+        let op = Softplus::<true> {
+            beta: 10.0,
+            threshold: f64::INFINITY,
+        };
+        let got: f64 = UnaryOp::<f64>::apply(&op, x);
+        assert_eq!(got, math::precise::softplus::<true>(x, 10.0, f64::INFINITY));
     }
 }

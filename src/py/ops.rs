@@ -9,7 +9,11 @@ use super::arrays::{
     value_error,
 };
 use crate::element::Float;
-use crate::kernels;
+use crate::kernels::elementwise::{Binary, BinaryOp, Unary, UnaryOp};
+use crate::kernels::leaky_relu::{LeakyRelu, LeakyReluGrad};
+use crate::kernels::prelu::Prelu;
+use crate::kernels::relu::{Relu, ReluGrad};
+use crate::kernels::softplus::{Softplus, SoftplusGrad};
 use crate::parallel;
 
 /// Evaluate `$body` with `$T` bound to the element type of `$out` (a float dtype).
@@ -55,52 +59,60 @@ fn unsupported_dtype(out: &Bound<'_, PyAny>, expected: &str) -> PyErr {
     ))
 }
 
-/// `out = op(x)`, or `op(out)` in place when `x is out`. `kernel(start, x, out_chunk)`.
-///
-/// Returns `false`, having written nothing, when the zero-copy path does not apply (layouts
-/// differ, or `x` partially overlaps `out`).
-fn run_unary<T, K>(
-    py: Python<'_>,
+/// Borrow `x` and `out` (possibly the same object: in place, `x` is then `None`) and call
+/// `f(x, out_slice)`. `Ok(None)`, having called nothing, when the zero-copy path does not apply
+/// (layouts differ, or `x` partially overlaps `out`).
+fn with_unary<T, R>(
     x: &Bound<'_, PyAny>,
     out: &Bound<'_, PyAny>,
-    kernel: K,
-) -> PyResult<bool>
+    f: impl FnOnce(Option<&[T]>, &mut [T]) -> R,
+) -> PyResult<Option<R>>
 where
-    T: Element + Copy + Send + Sync,
-    K: Fn(usize, Option<&[T]>, &mut [T]) + Sync + Send,
+    T: Element + Copy,
 {
     let out_arr = typed::<T>(out, "out")?;
     if x.is(out) {
         let Some(mut out_rw) = borrow_readwrite(out_arr, "out")? else {
-            return Ok(false);
+            return Ok(None);
         };
         let Ok(o) = out_rw.as_slice_mut() else {
-            return Ok(false);
+            return Ok(None);
         };
-        let n = o.len();
-        maybe_detach(py, n, || {
-            parallel::for_each_chunk(o, |lo, c| kernel(lo, None, c))
-        });
-        return Ok(true);
+        return Ok(Some(f(None, o)));
     }
     let x_arr = typed::<T>(x, "x")?;
     if !same_layout(x_arr, "x", out_arr)? {
-        return Ok(false);
+        return Ok(None);
     }
     let Some(mut out_rw) = borrow_readwrite(out_arr, "out")? else {
-        return Ok(false);
+        return Ok(None);
     };
     let Some(x_ro) = borrow_readonly(x_arr, "x")? else {
-        return Ok(false);
+        return Ok(None);
     };
     let (Ok(xs), Ok(o)) = (x_ro.as_slice(), out_rw.as_slice_mut()) else {
-        return Ok(false);
+        return Ok(None);
     };
-    let n = o.len();
-    maybe_detach(py, n, || {
-        parallel::for_each_chunk(o, |lo, c| kernel(lo, Some(&xs[lo..lo + c.len()]), c))
-    });
-    Ok(true)
+    Ok(Some(f(Some(xs), o)))
+}
+
+/// `out = op(x)` elementwise (in place when `x is out`); `false` if the zero-copy path does not
+/// apply.
+fn run_unary<T, U>(
+    py: Python<'_>,
+    x: &Bound<'_, PyAny>,
+    out: &Bound<'_, PyAny>,
+    op: U,
+) -> PyResult<bool>
+where
+    T: Element + Copy + Send + Sync,
+    U: UnaryOp<T> + Send,
+{
+    let done = with_unary::<T, ()>(x, out, |xs, o| {
+        let work = Unary { op, x: xs };
+        maybe_detach(py, o.len(), || parallel::for_each_chunk(o, &work))
+    })?;
+    Ok(done.is_some())
 }
 
 /// The input slices of a binary op: `None` where the input is `out` itself.
@@ -173,25 +185,24 @@ where
 }
 
 /// `out = op(grad, x)` elementwise, any of the three possibly the same array.
-fn run_binary<T, K>(
+fn run_binary<T, O>(
     py: Python<'_>,
     grad: &Bound<'_, PyAny>,
     x: &Bound<'_, PyAny>,
     out: &Bound<'_, PyAny>,
-    kernel: K,
+    op: O,
 ) -> PyResult<bool>
 where
     T: Element + Copy + Send + Sync,
-    K: Fn(Option<&[T]>, Option<&[T]>, &mut [T]) + Sync + Send,
+    O: BinaryOp<T> + Send,
 {
     let done = with_binary::<T, ()>(grad, x, out, |inp, o| {
-        let n = o.len();
-        maybe_detach(py, n, || {
-            parallel::for_each_chunk(o, |lo, c| {
-                let hi = lo + c.len();
-                kernel(inp.grad.map(|g| &g[lo..hi]), inp.x.map(|v| &v[lo..hi]), c)
-            })
-        })
+        let work = Binary {
+            op,
+            grad: inp.grad,
+            x: inp.x,
+        };
+        maybe_detach(py, o.len(), || parallel::for_each_chunk(o, &work))
     })?;
     Ok(done.is_some())
 }
@@ -226,7 +237,7 @@ fn check_prelu_layout(n: usize, channels: usize, inner: usize) -> PyResult<()> {
 
 #[pyfunction]
 pub fn relu(py: Python<'_>, x: &Bound<'_, PyAny>, out: &Bound<'_, PyAny>) -> PyResult<bool> {
-    dispatch_types!(out, T => run_unary::<T, _>(py, x, out, |_, x, o| kernels::relu::relu(x, o));
+    dispatch_types!(out, T => run_unary::<T, _>(py, x, out, Relu);
         f32, f64, f16, i8, i16, i32, i64, u8, u16, u32, u64, bool)
 }
 
@@ -237,7 +248,7 @@ pub fn relu_grad(
     x: &Bound<'_, PyAny>,
     out: &Bound<'_, PyAny>,
 ) -> PyResult<bool> {
-    dispatch_float!(out, T => run_binary::<T, _>(py, grad, x, out, kernels::relu::relu_grad))
+    dispatch_float!(out, T => run_binary::<T, _>(py, grad, x, out, ReluGrad))
 }
 
 #[pyfunction]
@@ -248,8 +259,7 @@ pub fn leaky_relu(
     out: &Bound<'_, PyAny>,
 ) -> PyResult<bool> {
     dispatch_float!(out, T => {
-        let a = T::from_f64(alpha);
-        run_unary::<T, _>(py, x, out, move |_, x, o| kernels::leaky_relu::leaky_relu(x, o, a))
+        run_unary::<T, _>(py, x, out, LeakyRelu { alpha: T::from_f64(alpha) })
     })
 }
 
@@ -262,8 +272,7 @@ pub fn leaky_relu_grad(
     out: &Bound<'_, PyAny>,
 ) -> PyResult<bool> {
     dispatch_float!(out, T => {
-        let a = T::from_f64(alpha);
-        run_binary::<T, _>(py, grad, x, out, move |g, x, o| kernels::leaky_relu::leaky_relu_grad(g, x, o, a))
+        run_binary::<T, _>(py, grad, x, out, LeakyReluGrad { alpha: T::from_f64(alpha) })
     })
 }
 
@@ -282,7 +291,11 @@ pub fn prelu(
         let inner = inner_for::<T>(out, inner_c, inner_f);
         let n = out.cast::<PyArrayDyn<T>>().map(|o| o.len()).unwrap_or(0);
         check_prelu_layout(n, a.len(), inner)?;
-        run_unary::<T, _>(py, x, out, |start, x, o| kernels::prelu::prelu(x, o, a, inner, start))
+        let done = with_unary::<T, ()>(x, out, |xs, o| {
+            let work = Prelu { x: xs, alpha: a, inner };
+            maybe_detach(py, o.len(), || parallel::for_each_chunk(o, &work))
+        })?;
+        Ok(done.is_some())
     })
 }
 
@@ -314,11 +327,7 @@ pub fn prelu_grad(
         let sums = with_binary::<T, PyResult<Vec<f64>>>(grad, x, out, |inp, o| {
             check_prelu_layout(o.len(), channels, inner)?;
             let n = o.len();
-            Ok(maybe_detach(py, n, || {
-                parallel::prelu_grad(inp.grad, inp.x, o, channels, inner, |g, x, seg, start, acc, ch0| {
-                    kernels::prelu::prelu_grad_piece(g, x, seg, a, inner, start, acc, ch0)
-                })
-            }))
+            Ok(maybe_detach(py, n, || parallel::prelu_grad(inp.grad, inp.x, o, a, inner)))
         })?;
         let Some(sums) = sums.transpose()? else {
             return Ok(false);
@@ -340,9 +349,11 @@ pub fn softplus(
     threshold: f64,
     out: &Bound<'_, PyAny>,
 ) -> PyResult<bool> {
-    dispatch_float!(out, T => run_unary::<T, _>(py, x, out, move |_, x, o| {
-        kernels::softplus::softplus(x, o, beta, threshold)
-    }))
+    dispatch_float!(out, T => if beta == 1.0 {
+        run_unary::<T, _>(py, x, out, Softplus::<false> { beta, threshold })
+    } else {
+        run_unary::<T, _>(py, x, out, Softplus::<true> { beta, threshold })
+    })
 }
 
 #[pyfunction]
@@ -354,9 +365,11 @@ pub fn softplus_grad(
     threshold: f64,
     out: &Bound<'_, PyAny>,
 ) -> PyResult<bool> {
-    dispatch_float!(out, T => run_binary::<T, _>(py, grad, x, out, move |g, x, o| {
-        kernels::softplus::softplus_grad(g, x, o, beta, threshold)
-    }))
+    dispatch_float!(out, T => if beta == 1.0 {
+        run_binary::<T, _>(py, grad, x, out, SoftplusGrad::<false> { beta, threshold })
+    } else {
+        run_binary::<T, _>(py, grad, x, out, SoftplusGrad::<true> { beta, threshold })
+    })
 }
 
 #[pyfunction]

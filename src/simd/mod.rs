@@ -1,11 +1,141 @@
-//! The SIMD dispatch point.
+//! The SIMD dispatch point: which instruction set the kernels run with, chosen once at runtime.
 //!
-//! The foundation kernels are portable Rust loops that the compiler vectorizes for the wheel's
-//! baseline ISA (SSE2 on x86-64, NEON on aarch64); the per-ISA paths with runtime dispatch come
-//! with the speed work. `active_path` names what the kernels actually run, so `info()` never
-//! claims more than is there.
+//! The kernels are generic Rust written so that the compiler vectorizes them (branch-free loops,
+//! `mul_add` for FMA). [`dispatch`] runs a kernel inside a function compiled for the chosen ISA
+//! (one file per ISA: `x86_avx512.rs`, `x86_avx2.rs`), so one x86-64 wheel uses AVX-512 or
+//! AVX2+FMA where the CPU has them and the baseline (SSE2, "scalar") elsewhere; on aarch64, NEON
+//! is the baseline itself.
+//!
+//! `RELU_RS_SIMD=scalar|avx2|avx512|neon` forces a path, but never one the CPU lacks (an
+//! unavailable or unknown name falls back to the best available path), so every path can be
+//! tested on one machine. Results stay within each kernel's stated bound on every path; the
+//! tests compare each path with the scalar one.
 
-/// The code path the kernels use in this build on this CPU.
+#[cfg(target_arch = "x86_64")]
+mod x86_avx2;
+#[cfg(target_arch = "x86_64")]
+mod x86_avx512;
+
+use std::sync::OnceLock;
+
+/// An instruction set the kernels can be compiled for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Isa {
+    Scalar,
+    Neon,
+    Avx2,
+    Avx512,
+}
+
+impl Isa {
+    pub fn name(self) -> &'static str {
+        match self {
+            Isa::Scalar => "scalar",
+            Isa::Neon => "neon",
+            Isa::Avx2 => "avx2",
+            Isa::Avx512 => "avx512",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<Isa> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "scalar" => Some(Isa::Scalar),
+            "neon" => Some(Isa::Neon),
+            "avx2" => Some(Isa::Avx2),
+            "avx512" => Some(Isa::Avx512),
+            _ => None,
+        }
+    }
+
+    /// Whether this CPU can run the path.
+    pub fn is_available(self) -> bool {
+        match self {
+            Isa::Scalar => true,
+            Isa::Neon => cfg!(target_arch = "aarch64"),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => {
+                is_x86_feature_detected!("avx512f")
+                    && is_x86_feature_detected!("avx512bw")
+                    && is_x86_feature_detected!("avx512dq")
+                    && is_x86_feature_detected!("avx512vl")
+                    && is_x86_feature_detected!("fma")
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => false,
+        }
+    }
+
+    /// Every path this CPU can run, best first.
+    pub fn available() -> Vec<Isa> {
+        [Isa::Avx512, Isa::Avx2, Isa::Neon, Isa::Scalar]
+            .into_iter()
+            .filter(|isa| isa.is_available())
+            .collect()
+    }
+}
+
+/// The path in use: the best available one, or the one `RELU_RS_SIMD` names if available.
+pub fn isa() -> Isa {
+    static CHOSEN: OnceLock<Isa> = OnceLock::new();
+    *CHOSEN.get_or_init(|| {
+        let best = Isa::available()[0];
+        std::env::var("RELU_RS_SIMD")
+            .ok()
+            .and_then(|name| Isa::from_name(&name))
+            .filter(|isa| isa.is_available())
+            .unwrap_or(best)
+    })
+}
+
+/// The name of the path the kernels use, for `info()["simd"]`.
 pub fn active_path() -> &'static str {
-    "scalar"
+    isa().name()
+}
+
+/// A unit of kernel work. `run` must be `#[inline(always)]` (and everything it calls in its hot
+/// loop too): then the whole loop is compiled inside the ISA's `#[target_feature]` trampoline and
+/// vectorized for it. Closures cannot promise that, which is why this is a trait.
+pub trait Task {
+    type Output;
+    fn run(self) -> Self::Output;
+}
+
+/// Run `task` compiled for `isa`. An `isa` this CPU lacks runs the portable code instead.
+#[inline(always)]
+pub fn dispatch<K: Task>(isa: Isa, task: K) -> K::Output {
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 if Isa::Avx512.is_available() => {
+            // SAFETY: the CPU has every feature the trampoline is compiled with.
+            unsafe { x86_avx512::run(task) }
+        }
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 if Isa::Avx2.is_available() => {
+            // SAFETY: as above.
+            unsafe { x86_avx2::run(task) }
+        }
+        _ => task.run(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scalar_is_always_available_and_listed_last() {
+        let all = Isa::available();
+        assert_eq!(*all.last().unwrap(), Isa::Scalar);
+        assert!(all.contains(&isa()));
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for isa in [Isa::Scalar, Isa::Neon, Isa::Avx2, Isa::Avx512] {
+            assert_eq!(Isa::from_name(isa.name()), Some(isa));
+        }
+        assert_eq!(Isa::from_name("sse9"), None);
+    }
 }
