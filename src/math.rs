@@ -320,16 +320,31 @@ pub struct CompensatedSum {
     compensation: f64,
 }
 
+/// One Neumaier step on a (sum, compensation) pair; branch-free (a select), so loops over
+/// independent pairs vectorize.
+#[inline(always)]
+fn neumaier_add(sum: &mut f64, compensation: &mut f64, term: f64) {
+    let t = *sum + term;
+    let lost = if sum.abs() >= term.abs() {
+        (*sum - t) + term
+    } else {
+        (term - t) + *sum
+    };
+    *compensation += lost;
+    *sum = t;
+}
+
 impl CompensatedSum {
     #[inline(always)]
     pub fn add(&mut self, term: f64) {
-        let t = self.sum + term;
-        if self.sum.abs() >= term.abs() {
-            self.compensation += (self.sum - t) + term;
-        } else {
-            self.compensation += (term - t) + self.sum;
-        }
-        self.sum = t;
+        neumaier_add(&mut self.sum, &mut self.compensation, term);
+    }
+
+    /// Add `term` without compensation: for terms that are exact and few per partial sum (f16/f32
+    /// products in f64), where a plain add loses nothing that matters and vectorizes.
+    #[inline(always)]
+    pub fn add_plain(&mut self, term: f64) {
+        self.sum += term;
     }
 
     /// Add another partial sum (its compensation included).
@@ -351,9 +366,65 @@ impl CompensatedSum {
     }
 }
 
+/// `N` independent compensated sums in struct-of-arrays form, so that adding one term to each
+/// lane is a vector operation. Lane `l` receives the terms at positions ≡ l (mod N) of a run, and
+/// [`CompensatedLanes::merge_into`] combines the lanes in lane order: a fixed order, so the
+/// result depends only on the terms and their positions.
+#[derive(Clone, Copy, Debug)]
+pub struct CompensatedLanes<const N: usize> {
+    sums: [f64; N],
+    compensations: [f64; N],
+}
+
+impl<const N: usize> Default for CompensatedLanes<N> {
+    fn default() -> Self {
+        Self {
+            sums: [0.0; N],
+            compensations: [0.0; N],
+        }
+    }
+}
+
+impl<const N: usize> CompensatedLanes<N> {
+    /// Add `terms[l]` to lane `l`, for every lane.
+    #[inline(always)]
+    pub fn add(&mut self, terms: [f64; N]) {
+        for ((s, c), t) in self.sums.iter_mut().zip(&mut self.compensations).zip(terms) {
+            neumaier_add(s, c, t);
+        }
+    }
+
+    /// Merge every lane, in lane order, into `total`.
+    #[inline(always)]
+    pub fn merge_into(&self, total: &mut CompensatedSum) {
+        for l in 0..N {
+            total.merge(&CompensatedSum {
+                sum: self.sums[l],
+                compensation: self.compensations[l],
+            });
+        }
+    }
+}
+
 #[cfg(test)]
 mod sum_tests {
-    use super::CompensatedSum;
+    use super::{CompensatedLanes, CompensatedSum};
+
+    #[test]
+    fn lanes_agree_with_one_sum() {
+        let terms: Vec<f64> = (0..1000)
+            .map(|i| ((i * 7919) % 1013) as f64 * 1e-3 - 0.5)
+            .collect();
+        let mut one = CompensatedSum::default();
+        terms.iter().for_each(|&t| one.add(t));
+        let mut lanes = CompensatedLanes::<8>::default();
+        for c in terms.chunks_exact(8) {
+            lanes.add(c.try_into().unwrap());
+        }
+        let mut total = CompensatedSum::default();
+        lanes.merge_into(&mut total);
+        assert!((total.value() - one.value()).abs() <= 1e-15 * one.value().abs().max(1.0));
+    }
 
     #[test]
     fn compensated_sum_recovers_cancelled_bits() {

@@ -181,3 +181,12 @@ def test_alpha_grad_float32_within_2ulp_of_exact_sum_on_millions() -> None:
     _, gan = relu_rs.prelu_grad(gn, xn, np.full(64, 0.1, dtype=np.float32), axis=-1)
     _, wantn = ref_prelu_grad(gn, xn, np.full(64, 0.1, dtype=np.float32), 1)
     assert ulp_distance(gan, wantn).max() <= 2
+
+
+def test_alpha_grad_is_compensated_where_a_plain_sum_drifts() -> None:
+    # Found by hypothesis: 28 equal terms whose running float64 sum rounds at every step; a
+    # pairwise sum is 3 ULP off here, the compensated one must be within 1 of the exact sum.
+    x = np.full((2, 1, 7, 2), -1.0230984e16)
+    _, ga = relu_rs.prelu_grad(np.ones_like(x), x, np.array([0.5]), axis=1)
+    exact = np.array(math.fsum(x.ravel()))
+    assert ulp_distance(np.asarray(ga).reshape(()), exact).max() <= 1

@@ -8,7 +8,7 @@
 use super::elementwise::{map_unary, ChunkOp};
 use super::leaky_relu::{leaky_relu_grad_scalar, leaky_relu_scalar, LeakyRelu};
 use crate::element::Float;
-use crate::math::CompensatedSum;
+use crate::math::{CompensatedLanes, CompensatedSum};
 
 /// Elements handled per inner block; in-place inputs are staged through a stack buffer this big.
 const BLOCK: usize = 256;
@@ -92,8 +92,9 @@ impl<T: Float> ChunkOp<T> for Prelu<'_, T> {
 /// Fused PReLU backward on a contiguous piece of the flat array starting at flat index `start`:
 ///
 /// * `out[i] = leaky_relu_grad(grad[i], x[i]; alpha[c])` with `c = channel(start + i)`;
-/// * `acc[c − ch_base] += prelu_alpha_grad_term(grad[i], x[i])` for every `i`, in increasing `i`,
-///   in a compensated f64 sum.
+/// * `acc[c − ch_base] += prelu_alpha_grad_term(grad[i], x[i])` for every `i`, in compensated f64
+///   sums: channel-innermost layouts add in increasing `i`; channel runs go through
+///   [`prelu_grad_run`]'s fixed lanes.
 ///
 /// `None` for an input means it is `out` itself (in place); such an input is staged through a
 /// stack buffer before `out` is written. The caller guarantees every channel in the piece lies in
@@ -137,33 +138,89 @@ pub fn prelu_grad_piece<T: Float>(
             let pos = start + b0 + i;
             let ch = channel_of(pos, inner, channels);
             if inner == 1 {
+                // Channel-innermost: element j of the run belongs to channel ch + j. Two simple
+                // loops (gradient, then α-gradient terms), each vectorizable.
                 let run = (len - i).min(channels - ch);
-                let lanes = ch - ch_base..ch - ch_base + run;
-                for ((((o, &gv), &xe), &a), acc) in o[i..i + run]
+                let (gr, xr) = (&g[i..i + run], &xv[i..i + run]);
+                for (((o, &gv), &xe), &a) in o[i..i + run]
                     .iter_mut()
-                    .zip(&g[i..i + run])
-                    .zip(&xv[i..i + run])
+                    .zip(gr)
+                    .zip(xr)
                     .zip(&alpha[ch..ch + run])
-                    .zip(&mut acc[lanes])
                 {
-                    acc.add(prelu_alpha_grad_term(gv, xe));
                     *o = leaky_relu_grad_scalar(gv, xe, a);
+                }
+                let lanes = &mut acc[ch - ch_base..ch - ch_base + run];
+                for ((acc, &gv), &xe) in lanes.iter_mut().zip(gr).zip(xr) {
+                    let term = prelu_alpha_grad_term(gv, xe);
+                    if T::WIDE {
+                        acc.add(term);
+                    } else {
+                        acc.add_plain(term); // exact products, ≤ 64 rows per tile
+                    }
                 }
                 i += run;
             } else {
                 let run = (len - i).min(inner - pos % inner);
-                let a = alpha[ch];
-                let sum = &mut acc[ch - ch_base];
-                for ((o, &gv), &xe) in o[i..i + run]
-                    .iter_mut()
-                    .zip(&g[i..i + run])
-                    .zip(&xv[i..i + run])
-                {
-                    sum.add(prelu_alpha_grad_term(gv, xe));
-                    *o = leaky_relu_grad_scalar(gv, xe, a);
-                }
+                prelu_grad_run(
+                    &g[i..i + run],
+                    &xv[i..i + run],
+                    &mut o[i..i + run],
+                    alpha[ch],
+                    &mut acc[ch - ch_base],
+                );
                 i += run;
             }
+        }
+    }
+}
+
+/// Independent accumulators per run: enough to hide the add latency and fill a vector register.
+const LANES: usize = 8;
+/// Terms are staged through a buffer this long, so each pass is a simple, vectorizable loop.
+const RUN_BLOCK: usize = 64;
+
+/// One channel's run of PReLU backward: `out = leaky_relu_grad(grad, x; alpha)`, and the run's
+/// α-gradient terms added to `sum`.
+///
+/// The terms go through [`LANES`] lanes (term `j` of the run to lane `j % LANES` within blocks of
+/// [`RUN_BLOCK`]) merged in lane order, so the order is fixed by the run's length. f16/f32 lanes
+/// are plain f64 sums (each term is an exact product and a lane holds at most 32 of them per run
+/// piece); f64 lanes are compensated. `out` must not alias `g` or `x`.
+#[inline(always)]
+fn prelu_grad_run<T: Float>(g: &[T], x: &[T], out: &mut [T], alpha: T, sum: &mut CompensatedSum) {
+    let mut plain = [0.0f64; LANES];
+    let mut compensated = CompensatedLanes::<LANES>::default();
+    let mut terms = [0.0f64; RUN_BLOCK];
+    for ((o, g), x) in out
+        .chunks_mut(RUN_BLOCK)
+        .zip(g.chunks(RUN_BLOCK))
+        .zip(x.chunks(RUN_BLOCK))
+    {
+        for ((o, &gv), &xe) in o.iter_mut().zip(g).zip(x) {
+            *o = leaky_relu_grad_scalar(gv, xe, alpha);
+        }
+        let n = o.len();
+        for ((t, &gv), &xe) in terms[..n].iter_mut().zip(g).zip(x) {
+            *t = prelu_alpha_grad_term(gv, xe);
+        }
+        terms[n..].fill(0.0);
+        for chunk in terms.chunks_exact(LANES) {
+            let chunk: [f64; LANES] = chunk.try_into().expect("LANES divides RUN_BLOCK");
+            if T::WIDE {
+                compensated.add(chunk);
+            } else {
+                for (p, t) in plain.iter_mut().zip(chunk) {
+                    *p += t;
+                }
+            }
+        }
+    }
+    if T::WIDE {
+        compensated.merge_into(sum);
+    } else {
+        for p in plain {
+            sum.add(p);
         }
     }
 }
