@@ -30,3 +30,18 @@ def test_demo_cli_runs() -> None:
     )  # fmt: skip
     assert "| prelu |" in out.stdout
     assert "epoch" in out.stderr  # progress is shown
+
+
+def test_bench_quick_runs_and_writes_json(tmp_path: object) -> None:
+    import json
+    import pathlib
+
+    path = pathlib.Path(str(tmp_path)) / "bench.json"
+    out = subprocess.run(
+        [sys.executable, "-m", "relu_rs", "bench", "--quick", "--json", str(path)],
+        capture_output=True, text=True, timeout=600, check=True,
+    )  # fmt: skip
+    assert "| relu out= | float32 | 1K |" in out.stdout
+    assert "[1/" in out.stderr  # progress
+    data = json.loads(path.read_text())
+    assert data["results"] and all(r["seconds"]["relu_rs"] > 0 for r in data["results"])

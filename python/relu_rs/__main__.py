@@ -1,6 +1,7 @@
 """Command line.
 
 ``python -m relu_rs demo``  trains one MLP with five activations and prints a comparison table.
+``python -m relu_rs bench`` times relu_rs next to NumPy (and PyTorch, when installed).
 ``python -m relu_rs info``  prints the version, SIMD path and thread count.
 """
 
@@ -40,6 +41,10 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--layers", type=_positive_int, default=6, help="hidden layers")
     demo.add_argument("--lr", type=float, default=0.05, help="SGD learning rate (momentum 0.9)")
     demo.add_argument("--plot", metavar="FILE.png", help="loss curves and decision regions")
+    bench = sub.add_parser("bench", help="time relu_rs next to numpy (and torch if installed)")
+    bench.add_argument("--quick", action="store_true", help="fewer sizes, shorter timing loops")
+    bench.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    bench.add_argument("--plot", metavar="FILE.png", help="bar chart of speedups (matplotlib)")
     args = parser.parse_args(argv)
     if args.command == "info":
         _print_info()
@@ -57,6 +62,17 @@ def main(argv: list[str] | None = None) -> int:
             plot_path=args.plot,
         )
         print(format_table(runs, target))
+    elif args.command == "bench":
+        from . import _bench
+
+        facts = info()
+        print(f"relu_rs {facts['version']}, simd {facts['simd']}, {facts['num_threads']} threads")
+        results = _bench.run(quick=args.quick)
+        print(_bench.format_table(results))
+        if args.json:
+            _bench.write_json(results, args.json)
+        if args.plot and _bench.plot(results, args.plot):
+            print(f"wrote {args.plot}")
     return 0
 
 

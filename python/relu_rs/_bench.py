@@ -1,0 +1,222 @@
+"""``python -m relu_rs bench``: relu_rs next to NumPy (and PyTorch, when installed), as a table.
+
+Each case is timed as the best of several repeats of a loop long enough to be measurable; all
+peers run the same input in the same process, one after the other. A measurement, not a test.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+import timeit
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from . import _functional as F
+
+Array = npt.NDArray[Any]
+Fn = Callable[[], object]
+
+
+@dataclass
+class Case:
+    op: str
+    dtype: str
+    size: str
+    bytes_moved: int
+    relu_rs: Fn
+    peers: dict[str, Fn]
+
+
+@dataclass
+class Result:
+    op: str
+    dtype: str
+    size: str
+    seconds: dict[str, float] = field(default_factory=dict)
+    gb_per_s: float = 0.0
+
+
+def _torch() -> Any:
+    if importlib.util.find_spec("torch") is None:
+        return None
+    import torch  # type: ignore[import-not-found, unused-ignore]
+
+    torch.set_num_threads(F.get_num_threads())
+    return torch
+
+
+def _data(n: int, dtype: Any, seed: int = 0) -> Array:
+    return (np.random.default_rng(seed).standard_normal(n) * 4).astype(dtype)
+
+
+def _float32_cases(size: str, n: int, torch: Any) -> list[Case]:
+    x, g = _data(n, np.float32), _data(n, np.float32, 1)
+    o = np.empty_like(x)
+    tx, tg, to = (torch.from_numpy(a) for a in (x, g, o)) if torch else (None, None, None)
+
+    def case(op: str, nbytes: int, ours: Fn, numpy: Fn, theirs: Fn) -> Case:
+        peers = {"numpy": numpy, **({"torch": theirs} if torch else {})}
+        return Case(op, "float32", size, nbytes, ours, peers)
+
+    cases = [
+        case("relu out=", 8 * n, lambda: F.relu(x, out=o), lambda: np.maximum(x, 0, out=o),
+             lambda: torch.clamp_min(tx, 0, out=to)),
+        case("softplus", 8 * n, lambda: F.softplus(x, out=o),
+             lambda: np.logaddexp(0, x, out=o), lambda: torch.nn.functional.softplus(tx)),
+    ]  # fmt: skip
+    if n >= 1_000_000:
+        cases += [
+            case("relu_grad out=", 12 * n, lambda: F.relu_grad(g, x, out=o),
+                 lambda: np.multiply(g, x > 0, out=o),
+                 lambda: torch.ops.aten.threshold_backward(tg, tx, 0)),
+            case("leaky_relu", 8 * n, lambda: F.leaky_relu(x, 0.01),
+                 lambda: np.where(x > 0, x, x * np.float32(0.01)),
+                 lambda: torch.nn.functional.leaky_relu(tx, 0.01)),
+            case("softplus_grad", 12 * n, lambda: F.softplus_grad(g, x, out=o),
+                 lambda: g / (1 + np.exp(-x)),
+                 lambda: torch.ops.aten.softplus_backward(tg, tx, 1.0, 20.0)),
+        ]  # fmt: skip
+    return cases
+
+
+def _dtype_cases(dtype: Any, size: str, n: int, torch: Any) -> list[Case]:
+    x = _data(n, dtype)
+    o = np.empty_like(x)
+    tx = torch.from_numpy(x) if torch else None
+    name = np.dtype(dtype).name
+    relu_peers: dict[str, Fn] = {"numpy": lambda: np.maximum(x, 0, out=o)}
+    softplus_peers: dict[str, Fn] = {"numpy": lambda: np.logaddexp(0, x, out=o)}
+    if torch:
+        relu_peers["torch"] = lambda: torch.relu(tx)
+        softplus_peers["torch"] = lambda: torch.nn.functional.softplus(tx)
+    return [
+        Case("relu out=", name, size, 2 * x.nbytes, lambda: F.relu(x, out=o), relu_peers),
+        Case("softplus", name, size, 2 * x.nbytes, lambda: F.softplus(x, out=o), softplus_peers),
+    ]
+
+
+def _prelu_cases(label: str, shape: tuple[int, ...], torch: Any) -> list[Case]:
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(shape, dtype=np.float32)
+    g = rng.standard_normal(shape, dtype=np.float32)
+    alpha = np.full(shape[1], 0.25, dtype=np.float32)
+    o = np.empty_like(x)
+    a_b = alpha.reshape([shape[1] if i == 1 else 1 for i in range(len(shape))])
+    axes = tuple(i for i in range(len(shape)) if i != 1)
+
+    def numpy_backward() -> object:
+        return np.where(x > 0, g, a_b * g), np.sum(g * np.minimum(x, 0), axis=axes, dtype=float)
+
+    fwd_peers: dict[str, Fn] = {"numpy": lambda: np.where(x > 0, x, a_b * x)}
+    bwd_peers: dict[str, Fn] = {"numpy": numpy_backward}
+    if torch:
+        tx, ta = torch.from_numpy(x), torch.from_numpy(alpha)
+        fwd_peers["torch"] = lambda: torch.nn.functional.prelu(tx, ta)
+        txg, tag = tx.clone().requires_grad_(True), ta.clone().requires_grad_(True)
+        y = torch.nn.functional.prelu(txg, tag)
+        tgr = torch.from_numpy(g)
+        bwd_peers["torch"] = lambda: torch.autograd.grad(y, (txg, tag), tgr, retain_graph=True)
+    return [
+        Case("prelu", "float32", label, 8 * x.size, lambda: F.prelu(x, alpha, out=o), fwd_peers),
+        Case("prelu_grad", "float32", label, 12 * x.size,
+             lambda: F.prelu_grad(g, x, alpha, out=o), bwd_peers),
+    ]  # fmt: skip
+
+
+def build_cases(quick: bool) -> list[Case]:
+    """The comparison: float32 elementwise ops by size, float64/float16 rows, PReLU shapes."""
+    torch = _torch()
+    sizes = {"1K": 1_000, "1M": 1_000_000}
+    if not quick:
+        sizes = {"1K": 1_000, "64K": 65_536, "1M": 1_000_000, "16M": 16_000_000}
+    cases = [c for size, n in sizes.items() for c in _float32_cases(size, n, torch)]
+    n, label = (1_000_000, "1M") if quick else (4_000_000, "4M")
+    cases += [c for dt in (np.float64, np.float16) for c in _dtype_cases(dt, label, n, torch)]
+    shapes: dict[str, tuple[int, ...]] = {"NC 4096x1024": (4096, 1024)}
+    if not quick:
+        shapes["NCHW 32x64x56x56"] = (32, 64, 56, 56)
+    cases += [c for label, shape in shapes.items() for c in _prelu_cases(label, shape, torch)]
+    return cases
+
+
+def best_time(fn: Fn, quick: bool) -> float:
+    """Seconds per call: best of several repeats of a loop of at least ~20 ms (5 ms quick)."""
+    fn()
+    timer = timeit.Timer(fn)
+    number, _ = timer.autorange()
+    target = 0.005 if quick else 0.02
+    per_call = max(timer.timeit(number) / number, 1e-9)
+    number = max(1, int(target / per_call))
+    repeats = 3 if quick else 5
+    return min(timer.repeat(repeat=repeats, number=number)) / number
+
+
+def run(quick: bool = False, progress: bool = True) -> list[Result]:
+    cases = build_cases(quick)
+    results = []
+    for k, case in enumerate(cases, 1):
+        if progress:
+            print(f"[{k}/{len(cases)}] {case.op} {case.dtype} {case.size}", file=sys.stderr)
+        r = Result(case.op, case.dtype, case.size)
+        r.seconds["relu_rs"] = best_time(case.relu_rs, quick)
+        for name, fn in case.peers.items():
+            r.seconds[name] = best_time(fn, quick)
+        r.gb_per_s = case.bytes_moved / r.seconds["relu_rs"] / 1e9
+        results.append(r)
+    return results
+
+
+def _fmt_time(s: float) -> str:
+    if s < 1e-3:
+        return f"{s * 1e6:.1f} µs"
+    return f"{s * 1e3:.2f} ms"
+
+
+def format_table(results: list[Result]) -> str:
+    peers = sorted({p for r in results for p in r.seconds if p != "relu_rs"})
+    head = ["op", "dtype", "size", "relu_rs", *peers, *(f"vs {p}" for p in peers), "GB/s"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in results:
+        ours = r.seconds["relu_rs"]
+        times = [_fmt_time(r.seconds[p]) if p in r.seconds else "—" for p in peers]
+        ratios = [f"{r.seconds[p] / ours:.2f}×" if p in r.seconds else "—" for p in peers]
+        cells = [r.op, r.dtype, r.size, _fmt_time(ours), *times, *ratios, f"{r.gb_per_s:.1f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write_json(results: list[Result], path: str) -> None:
+    with open(path, "w") as f:
+        json.dump({"info": F.info(), "results": [asdict(r) for r in results]}, f, indent=2)
+
+
+def plot(results: list[Result], path: str) -> bool:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("--plot needs matplotlib, which is not installed: pip install matplotlib",
+              file=sys.stderr)  # fmt: skip
+        return False
+    peers = sorted({p for r in results for p in r.seconds if p != "relu_rs"})
+    labels = [f"{r.op} {r.dtype} {r.size}" for r in results]
+    fig, ax = plt.subplots(figsize=(8, 0.35 * len(results) + 1.5))
+    ypos = np.arange(len(results))
+    for k, p in enumerate(peers):
+        speedups = [r.seconds.get(p, np.nan) / r.seconds["relu_rs"] for r in results]
+        ax.barh(ypos + 0.8 * k / len(peers), speedups, height=0.8 / len(peers), label=f"vs {p}")
+    ax.axvline(1.0, color="k", lw=0.8)
+    ax.set(yticks=ypos, yticklabels=labels, xscale="log", xlabel="speedup of relu_rs (×)")
+    ax.invert_yaxis()
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    return True
