@@ -67,25 +67,81 @@ impl ReluElement for f16 {
     const ZERO: Self = f16::ZERO;
     #[inline(always)]
     fn is_nan(self) -> bool {
-        f16::is_nan(self)
+        // exponent all ones and a non-zero mantissa; integer ops, so loops vectorize
+        self.to_bits() & 0x7fff > 0x7c00
     }
+}
+
+/// f16 → f32, exactly, branch-free (selects only), so conversion loops vectorize on every SIMD
+/// path. Subnormals are renormalised with one exact float subtraction; NaN stays NaN (payload
+/// kept, quiet bit as given).
+#[inline(always)]
+pub fn f16_to_f32(h: u16) -> f32 {
+    const SHIFTED_EXP: u32 = 0x7c00 << 13; // f16 exponent mask, moved to f32's position
+    const MAGIC: f32 = 6.103_515_6e-5; // 2^-14 = the value 113 << 23 has as f32
+    let mut o = (h as u32 & 0x7fff) << 13; // exponent and mantissa
+    let exp = o & SHIFTED_EXP;
+    o += (127 - 15) << 23; // rebias
+    let inf_nan = o + ((128 - 16) << 23);
+    let sub = f32::from_bits(o + (1 << 23)) - MAGIC; // renormalise subnormals (exact)
+    let bits = if exp == SHIFTED_EXP {
+        inf_nan
+    } else if exp == 0 {
+        sub.to_bits()
+    } else {
+        o
+    };
+    f32::from_bits(bits | ((h as u32 & 0x8000) << 16))
+}
+
+/// f32 → f16, round to nearest even, branch-free (selects only). Overflow → ±inf, NaN → a quiet
+/// NaN, subnormal results rounded once through an exact float addition.
+#[inline(always)]
+pub fn f32_to_f16(f: f32) -> u16 {
+    const F32_INF: u32 = 255 << 23;
+    const F16_MAX: u32 = (127 + 16) << 23; // first f32 that rounds to f16 infinity's exponent
+    const DENORM_MAGIC: u32 = ((127 - 15) + (23 - 10) + 1) << 23;
+    let bits = f.to_bits();
+    let sign = bits & 0x8000_0000;
+    let x = bits ^ sign;
+    // NaN → quiet NaN, inf and overflow → inf
+    let big = if x > F32_INF { 0x7e00 } else { 0x7c00 };
+    // results in f16's subnormal range (and zero): let the FPU round at the right place
+    let sub = (f32::from_bits(x) + f32::from_bits(DENORM_MAGIC))
+        .to_bits()
+        .wrapping_sub(DENORM_MAGIC);
+    // normal results: rebias, round to nearest even on the 13 dropped bits
+    let odd = (x >> 13) & 1;
+    let normal =
+        (x.wrapping_add(((15u32).wrapping_sub(127) << 23).wrapping_add(0xfff)) + odd) >> 13;
+    let h = if x >= F16_MAX {
+        big
+    } else if x < (113 << 23) {
+        sub
+    } else {
+        normal
+    };
+    (h | (sign >> 16)) as u16
 }
 
 impl Float for f16 {
     #[inline(always)]
     fn to_f64(self) -> f64 {
-        f16::to_f64(self)
+        f16_to_f32(self.to_bits()) as f64
     }
     #[inline(always)]
     fn from_f64(v: f64) -> Self {
-        // `half` rounds f64 -> f16 directly (no double rounding through f32).
-        f16::from_f64(v)
+        // f64 → f32 → f16 can round twice; callers of from_f64 pass approximations (softplus:
+        // a few f64-ULP from exact), so the f16 result stays within 1 f16-ULP either way, and the
+        // exact products of `mul` below round once.
+        f16::from_bits(f32_to_f16(v as f32))
     }
     #[inline(always)]
     fn mul(self, other: Self) -> Self {
         // The product of two f16 values is exact in f32 (11 + 11 significant bits <= 24),
         // so this is the correctly rounded f16 product.
-        f16::from_f32(self.to_f32() * other.to_f32())
+        let p = f16_to_f32(self.to_bits()) * f16_to_f32(other.to_bits());
+        f16::from_bits(f32_to_f16(p))
     }
 }
 
@@ -99,6 +155,60 @@ mod tests {
         let b = f16::from_f32(3.0);
         let exact = a.to_f64() * b.to_f64();
         assert_eq!(a.mul(b), f16::from_f64(exact));
+    }
+
+    #[test]
+    fn f16_to_f32_matches_half_on_every_value() {
+        for bits in 0..=u16::MAX {
+            let ours = f16_to_f32(bits);
+            let theirs = f16::from_bits(bits).to_f32();
+            if theirs.is_nan() {
+                assert!(ours.is_nan(), "{bits:#x}");
+            } else {
+                assert_eq!(ours.to_bits(), theirs.to_bits(), "{bits:#x}");
+            }
+        }
+    }
+
+    #[test]
+    fn f32_to_f16_matches_half() {
+        // every f32 in a dense stride over all bit patterns, plus every f16 value and midpoint
+        let check = |f: f32| {
+            let ours = f32_to_f16(f);
+            let theirs = f16::from_f32(f).to_bits();
+            if f.is_nan() {
+                assert!(f16::from_bits(ours).is_nan(), "{f:e}");
+            } else {
+                assert_eq!(ours, theirs, "{f:e} ({:#x})", f.to_bits());
+            }
+        };
+        for bits in (0..=u32::MAX).step_by(4093) {
+            check(f32::from_bits(bits));
+        }
+        for h in 0..0x7c00u16 {
+            let lo = f16::from_bits(h).to_f32();
+            let hi = f16::from_bits(h + 1).to_f32();
+            for f in [
+                lo,
+                (lo + hi) * 0.5,
+                lo.next_up(),
+                ((lo + hi) * 0.5).next_down(),
+            ] {
+                check(f);
+                check(-f);
+            }
+        }
+        for f in [
+            f32::INFINITY,
+            65504.0,
+            65519.99,
+            65520.0,
+            1e10,
+            f32::MIN_POSITIVE,
+        ] {
+            check(f);
+            check(-f);
+        }
     }
 
     #[test]
