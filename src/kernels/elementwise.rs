@@ -9,17 +9,24 @@
 
 /// An elementwise operation of one input.
 pub trait UnaryOp<T>: Sync {
+    /// Time per element relative to relu (= 1); [`crate::parallel`] uses it to decide when
+    /// threads pay and how big a chunk is.
+    const COST: usize = 1;
     fn apply(&self, x: T) -> T;
 }
 
 /// An elementwise operation of an upstream gradient and the forward input.
 pub trait BinaryOp<T>: Sync {
+    /// Time per element relative to relu (= 1); see [`UnaryOp::COST`].
+    const COST: usize = 2;
     fn apply(&self, grad: T, x: T) -> T;
 }
 
 /// Work on one contiguous chunk of the output, starting at flat index `start`. Implementations
 /// hold their input slices (whole arrays) and mark `apply` `#[inline(always)]`.
 pub trait ChunkOp<T>: Sync {
+    /// Time per element relative to relu (= 1); see [`UnaryOp::COST`].
+    const COST: usize = 1;
     fn apply(&self, start: usize, out: &mut [T]);
 }
 
@@ -96,6 +103,7 @@ pub struct Unary<'a, T, O> {
 }
 
 impl<T: Copy + Sync, O: UnaryOp<T>> ChunkOp<T> for Unary<'_, T, O> {
+    const COST: usize = O::COST;
     #[inline(always)]
     fn apply(&self, start: usize, out: &mut [T]) {
         map_unary(&self.op, window(self.x, start, out.len()), out);
@@ -110,6 +118,7 @@ pub struct Binary<'a, T, O> {
 }
 
 impl<T: Copy + Sync, O: BinaryOp<T>> ChunkOp<T> for Binary<'_, T, O> {
+    const COST: usize = O::COST;
     #[inline(always)]
     fn apply(&self, start: usize, out: &mut [T]) {
         let n = out.len();

@@ -82,6 +82,7 @@ pub struct Prelu<'a, T> {
 }
 
 impl<T: Float> ChunkOp<T> for Prelu<'_, T> {
+    const COST: usize = 2;
     #[inline(always)]
     fn apply(&self, start: usize, out: &mut [T]) {
         let x = self.x.map(|x| &x[start..start + out.len()]);
