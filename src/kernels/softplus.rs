@@ -1,12 +1,12 @@
 //! Softplus and its gradient. Every element type is evaluated in f64 and rounded once: f32/f16
 //! with the vectorizable exp/log1p of [`crate::math`] (the f64 value is within a few f64-ULP of
-//! exact, so the rounded result is within 1 ULP), f64 with libm's ([`crate::math::precise`], within
+//! exact, so the rounded result is within 1 ULP), f64 with libm's ([`crate::math::Libm`], within
 //! 2 ULP), for every x including those whose result is subnormal. β = 1 takes a specialised loop
 //! without the product and the division.
 
 use super::elementwise::{map_binary, map_unary, BinaryOp, UnaryOp};
 use crate::element::Float;
-use crate::math;
+use crate::math::{self, Libm, Vectorizable};
 
 /// softplus with fixed β and threshold as an elementwise operation; `SCALED = false` requires β = 1.
 pub struct Softplus<const SCALED: bool> {
@@ -21,9 +21,9 @@ impl<T: Float, const SCALED: bool> UnaryOp<T> for Softplus<SCALED> {
     fn apply(&self, x: T) -> T {
         let v = x.to_f64();
         T::from_f64(if T::WIDE {
-            math::precise::softplus::<SCALED>(v, self.beta, self.threshold)
+            math::softplus::<Libm, SCALED>(v, self.beta, self.threshold)
         } else {
-            math::softplus::<SCALED>(v, self.beta, self.threshold)
+            math::softplus::<Vectorizable, SCALED>(v, self.beta, self.threshold)
         })
     }
 }
@@ -41,9 +41,9 @@ impl<T: Float, const SCALED: bool> BinaryOp<T> for SoftplusGrad<SCALED> {
     fn apply(&self, grad: T, x: T) -> T {
         let (g, v) = (grad.to_f64(), x.to_f64());
         T::from_f64(if T::WIDE {
-            math::precise::softplus_grad::<SCALED>(g, v, self.beta, self.threshold)
+            math::softplus_grad::<Libm, SCALED>(g, v, self.beta, self.threshold)
         } else {
-            math::softplus_grad::<SCALED>(g, v, self.beta, self.threshold)
+            math::softplus_grad::<Vectorizable, SCALED>(g, v, self.beta, self.threshold)
         })
     }
 }
@@ -86,13 +86,16 @@ mod tests {
         for (&o, &v) in out.iter().zip(&x) {
             assert_eq!(
                 o,
-                math::softplus::<false>(v as f64, 1.0, f64::INFINITY) as f32
+                math::softplus::<Vectorizable, false>(v as f64, 1.0, f64::INFINITY) as f32
             );
         }
         let g = vec![2.0f32; x.len()];
         softplus_grad(Some(&g), Some(&x), &mut out, 1.0, f64::INFINITY);
         for (&o, &v) in out.iter().zip(&x) {
-            assert_eq!(o, (2.0 * math::sigmoid::<false>(v as f64, 1.0)) as f32);
+            assert_eq!(
+                o,
+                (2.0 * math::sigmoid::<Vectorizable, false>(v as f64, 1.0)) as f32
+            );
         }
     }
 }
@@ -102,13 +105,13 @@ mod wide_tests {
     use super::*;
 
     #[test]
-    fn f64_takes_the_precise_build() {
+    fn f64_takes_the_libm_build() {
         let x = -3.2472472472472447f64;
         let op = Softplus::<true> {
             beta: 10.0,
             threshold: f64::INFINITY,
         };
         let got: f64 = UnaryOp::<f64>::apply(&op, x);
-        assert_eq!(got, math::precise::softplus::<true>(x, 10.0, f64::INFINITY));
+        assert_eq!(got, math::softplus::<Libm, true>(x, 10.0, f64::INFINITY));
     }
 }
