@@ -102,6 +102,10 @@ class LeakyReLU(Module):
     ``inplace=True`` is allowed only for ``alpha > 0``: then the output is positive exactly where
     the input is, so backward from the output is exact. For ``alpha <= 0`` the output loses the
     input's sign, so in place would make backward wrong; that raises ValueError.
+
+    For ``alpha > 0`` backward uses the output, which the layer owns. For ``alpha <= 0`` it keeps
+    a reference to the input (no copy, as PyTorch does): modifying ``x`` between forward and
+    backward changes the gradient.
     """
 
     def __init__(self, alpha: float = 0.01, inplace: bool = False) -> None:
