@@ -6,6 +6,21 @@
 
 import numpy as np
 
+__all__ = [
+    "__version__",
+    "get_num_threads",
+    "leaky_relu",
+    "leaky_relu_grad",
+    "prelu",
+    "prelu_grad",
+    "relu",
+    "relu_grad",
+    "set_num_threads",
+    "simd_path",
+    "softplus",
+    "softplus_grad",
+]
+
 __version__: str
 
 def relu(x: np.ndarray, out: np.ndarray) -> bool: ...
