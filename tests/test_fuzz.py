@@ -1,0 +1,130 @@
+"""Fuzz the Python boundary: every call either returns a result of the right shape and dtype or
+raises TypeError/ValueError with a message, and `out` is untouched whenever it raises. Anything
+else (another exception type, a Rust PanicException — a BaseException — or a crash) fails.
+
+RELU_RS_FUZZ_EXAMPLES sets the number of examples (default 1500; try 100000 by hand)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import relu_rs
+
+EXAMPLES = int(os.environ.get("RELU_RS_FUZZ_EXAMPLES", "1500"))
+
+DTYPES = [
+    "f2", "f4", "f8", ">f4", ">f8", "i1", "i4", "u8", ">i2", "?", "c8", "c16", "O", "U3", "M8[s]",
+    "m8[ms]", "g",
+]  # fmt: skip
+SCALARS = st.sampled_from(
+    [0.0, 0.01, -1.0, 2.5, 1e6, -1e300, np.nan, np.inf, -np.inf, 0, 3, True, "0.1", None, 1j,
+     np.float32(0.2), np.array(0.3), np.array([0.1, 0.2]), [0.1], object()]
+)  # fmt: skip
+
+
+@st.composite
+def arrays(draw: st.DrawFn) -> Any:
+    kind = draw(st.sampled_from(["array", "array", "array", "list", "scalar"]))
+    if kind == "scalar":
+        return draw(st.sampled_from([1.5, -2, 0, np.float16(-1), "a", None, 1 + 2j]))
+    dtype = np.dtype(draw(st.sampled_from(DTYPES)))
+    shape = draw(hnp.array_shapes(min_dims=0, max_dims=6, min_side=0, max_side=3))
+    if dtype.kind in "fc":
+        base = np.asarray(draw(st.lists(st.floats(allow_nan=True, width=32), min_size=1,
+                                        max_size=8)))  # fmt: skip
+        with np.errstate(over="ignore", invalid="ignore"):
+            a = np.resize(base, shape).astype(dtype)
+    elif dtype.kind in "iub":
+        a = np.resize(np.arange(-3, 5), shape).astype(dtype)
+    elif dtype.kind in "Mm":
+        a = np.resize(np.arange(5), shape).astype(dtype)
+    else:
+        a = np.resize(np.array(["1", "x"], dtype=object), shape).astype(dtype)
+    if kind == "list":
+        return a.tolist()
+    if a.ndim:
+        view = draw(st.sampled_from(["none", "reverse", "transpose", "step", "broadcast"]))
+        if view == "reverse":
+            a = a[::-1]
+        elif view == "transpose":
+            a = a.T
+        elif view == "step" and a.shape[0] > 1:
+            a = np.repeat(a, 2, axis=0)[::2]
+        elif view == "broadcast" and a.shape[0] == 1:
+            a = np.broadcast_to(a, (3, *a.shape[1:]))
+    return a
+
+
+@st.composite
+def outs(draw: st.DrawFn, like: Any) -> Any:
+    kind = draw(st.sampled_from(["none", "good", "good", "shape", "dtype", "readonly", "list",
+                                 "self", "overlap", "fortran"]))  # fmt: skip
+    ref = np.asarray(like) if isinstance(like, np.ndarray) else None
+    if kind == "none" or ref is None:
+        return None
+    dtype = ref.dtype if ref.dtype.kind in "fiub" else np.dtype("f8")
+    if kind == "good":
+        return np.full(ref.shape, 7, dtype=dtype)
+    if kind == "fortran":
+        return np.asfortranarray(np.full(ref.shape, 7, dtype=dtype))
+    if kind == "shape":
+        return np.full((*ref.shape, 2), 7, dtype=dtype)
+    if kind == "dtype":
+        return np.full(ref.shape, 7, dtype="f4" if dtype != np.dtype("f4") else "f8")
+    if kind == "readonly":
+        o = np.full(ref.shape, 7, dtype=dtype)
+        o.flags.writeable = False
+        return o
+    if kind == "list":
+        return [7.0] * max(ref.size, 1)
+    if kind == "self":
+        return like
+    big = np.full(ref.size + 3, 7, dtype=dtype)  # overlap: a view sharing memory with another out
+    return big[1 : 1 + ref.size].reshape(ref.shape)
+
+
+CALLS = ["relu", "relu_grad", "leaky_relu", "leaky_relu_grad", "prelu", "prelu_grad", "softplus",
+         "softplus_grad"]  # fmt: skip
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.data())
+def test_fuzz_the_boundary(data: st.DataObject) -> None:
+    name = data.draw(st.sampled_from(CALLS))
+    x = data.draw(arrays())
+    grad = data.draw(st.one_of(st.just(x), arrays())) if name.endswith("_grad") else None
+    out = data.draw(outs(x))
+    before = out.copy() if isinstance(out, np.ndarray) else None
+    kwargs: dict[str, Any] = {} if out is None else {"out": out}
+    args: list[Any] = [x] if grad is None else [grad, x]
+    if name.startswith("leaky"):
+        args.append(data.draw(SCALARS))
+    elif name.startswith("prelu"):
+        args.append(data.draw(st.one_of(SCALARS, arrays())))
+        kwargs["axis"] = data.draw(st.sampled_from([1, 0, -1, 5, -7, 1.0, "1", None]))
+        if name == "prelu_grad" and data.draw(st.booleans()):
+            kwargs["alpha_grad_out"] = data.draw(st.sampled_from(
+                [np.zeros(3), np.zeros(()), [0.0], np.zeros(3, "f4")]))  # fmt: skip
+    elif name.startswith("softplus"):
+        args.append(data.draw(st.sampled_from([1.0, 0.5, 0.0, -1.0, np.nan, np.inf, "2", 3])))
+        args.append(data.draw(st.sampled_from([None, 20.0, np.nan, -np.inf, np.inf, "x"])))
+    threads = data.draw(st.sampled_from([None, 1, 2, 3]))
+    relu_rs.set_num_threads(threads)
+    try:
+        result = getattr(relu_rs, name)(*args, **kwargs)
+    except (TypeError, ValueError) as exc:
+        assert str(exc), "errors carry a message"
+        if before is not None and isinstance(out, np.ndarray) and out.flags.writeable:
+            np.testing.assert_array_equal(out, before, err_msg="out was written before an error")
+        return
+    first = result[0] if name == "prelu_grad" else result
+    assert isinstance(first, np.ndarray)
+    assert first.shape == np.shape(x)
+    if out is not None:
+        assert first is out
