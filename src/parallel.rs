@@ -79,8 +79,8 @@ pub fn default_num_threads() -> usize {
 /// Calls already running keep the pool they started with.
 pub fn set_num_threads(n: Option<usize>) {
     let mut s = state();
+    current_threads(&mut s); // leaks, never drops, a pool inherited across fork()
     s.threads = n.unwrap_or_else(default_num_threads).max(1);
-    s.pid = std::process::id();
     if let Some(old) = s.pool.take() {
         drop(old); // a pool of this process: its threads exit once running calls finish
     }
@@ -88,15 +88,12 @@ pub fn set_num_threads(n: Option<usize>) {
 
 /// The thread count calls will use.
 pub fn num_threads() -> usize {
-    let mut s = state();
-    refresh_after_fork(&mut s);
-    if s.threads == 0 {
-        s.threads = default_num_threads();
-    }
-    s.threads
+    current_threads(&mut state())
 }
 
-fn refresh_after_fork(s: &mut PoolState) {
+/// The state brought up to date for this process: a pool built before `fork()` is leaked (its
+/// threads do not exist here), and an unset thread count takes its default. Returns the count.
+fn current_threads(s: &mut PoolState) -> usize {
     let pid = std::process::id();
     if s.pid != pid {
         if let Some(stale) = s.pool.take() {
@@ -104,17 +101,17 @@ fn refresh_after_fork(s: &mut PoolState) {
         }
         s.pid = pid;
     }
+    if s.threads == 0 {
+        s.threads = default_num_threads();
+    }
+    s.threads
 }
 
 /// The pool for a parallel call, or `None` when calls should run serially (one thread, or the
 /// pool could not be built).
 fn pool() -> Option<Arc<ThreadPool>> {
     let mut s = state();
-    refresh_after_fork(&mut s);
-    if s.threads == 0 {
-        s.threads = default_num_threads();
-    }
-    if s.threads <= 1 {
+    if current_threads(&mut s) <= 1 {
         return None;
     }
     if s.pool.is_none() {

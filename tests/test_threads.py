@@ -93,6 +93,15 @@ def test_pool_survives_fork() -> None:
             os._exit(0 if ok else 1)
     assert _wait(pid, 60) == 0
     assert np.array_equal(relu_rs.softplus(x), want)  # the parent still works too
+    pid = os.fork()
+    if pid == 0:  # a child whose first call replaces the inherited pool
+        ok = False
+        try:
+            relu_rs.set_num_threads(2)
+            ok = bool(np.array_equal(relu_rs.softplus(x), want))
+        finally:
+            os._exit(0 if ok else 1)
+    assert _wait(pid, 60) == 0
 
 
 def test_gil_is_released_during_large_kernels() -> None:

@@ -163,29 +163,26 @@ def _is_view_of(a: Array, target: Array) -> bool:
 class _Plan:
     """Where the kernel reads and writes, decided before anything is written.
 
-    ``target`` is what the caller gets back (``out``, or a new array laid out like the first
-    input). ``kernel_out`` is where the kernel writes: ``target`` itself when it is contiguous and
+    ``target`` is what the caller gets back (``out``, or the new array :func:`_run` made).
+    ``kernel_out`` is where the kernel writes: ``target`` itself when it is contiguous and
     native, else a C-ordered temporary copied into ``target`` by :meth:`finish`. ``inputs`` are what
     the kernel reads: ``kernel_out`` itself for an input that is the same view as ``target``
     (in place), else a contiguous array in ``order`` that does not overlap ``kernel_out`` (a
     partially overlapping input is copied first, so nothing is read after it was overwritten).
     """
 
-    def __init__(self, inputs: Sequence[Array], out: Array | None, dtype: np.dtype[Any]) -> None:
-        target = np.empty_like(inputs[0], dtype=dtype) if out is None else out
+    def __init__(self, inputs: Sequence[Array], target: Array, dtype: np.dtype[Any]) -> None:
         direct = target.dtype == dtype and (target.flags.c_contiguous or target.flags.f_contiguous)
         kernel_out = target if direct else np.empty(target.shape, dtype=dtype)
         in_place = [_is_view_of(a, target) for a in inputs]
         others = [a for a, same in zip(inputs, in_place, strict=True) if not same]
-        order: Literal["C", "F"]
-        if kernel_out.flags.c_contiguous and (
-            not kernel_out.flags.f_contiguous or all(a.flags.c_contiguous for a in others)
-        ):
-            order = "C"
-        elif kernel_out.flags.f_contiguous:
-            order = "F"
-        else:  # pragma: no cover - kernel_out is always contiguous
-            order = "C"
+        # kernel_out is contiguous; where it is both C and F (1-D, size-1 axes) follow the inputs
+        order: Literal["C", "F"] = (
+            "C"
+            if kernel_out.flags.c_contiguous
+            and (not kernel_out.flags.f_contiguous or all(a.flags.c_contiguous for a in others))
+            else "F"
+        )
         resolved: list[Array] = []
         for a, same in zip(inputs, in_place, strict=True):
             if same:
