@@ -18,8 +18,15 @@ pub trait Float: ReluElement {
     /// use libm's (scalar) exp/log1p; narrower types use the vectorizable ones in [`crate::math`].
     const WIDE: bool = false;
     fn to_f64(self) -> f64;
-    /// Round an `f64` to `Self` (round-to-nearest-even, a single rounding for every type).
+    /// Round an `f64` to `Self`, fast enough for kernels: a single round-to-nearest-even for f32
+    /// and f64; for f16 through f32 (two roundings, within one f16 ULP of the exact value).
     fn from_f64(v: f64) -> Self;
+    /// Round an `f64` to `Self` with one round-to-nearest-even for every type, as NumPy casts.
+    /// For parameters (α), where a different value would change every result.
+    #[inline]
+    fn round_from_f64(v: f64) -> Self {
+        Self::from_f64(v)
+    }
     /// `self * other` rounded once to `Self`.
     fn mul(self, other: Self) -> Self;
 }
@@ -136,6 +143,25 @@ impl Float for f16 {
         // exact products of `mul` below round once.
         f16::from_bits(f32_to_f16(v as f32))
     }
+    #[inline]
+    fn round_from_f64(v: f64) -> Self {
+        // Round to odd into f32, then to nearest into f16: f32's 13 extra bits make the pair one
+        // correct rounding. (`half`'s f64 conversion goes through a nearest-rounded f32, or
+        // truncates the low 32 bits, so it can round twice.)
+        let near = v as f32;
+        let odd = if near as f64 == v || v.is_nan() {
+            near
+        } else {
+            // inexact: take the neighbour toward zero, then set its last bit
+            let toward_zero = if (near as f64).abs() > v.abs() {
+                near.to_bits() - 1
+            } else {
+                near.to_bits()
+            };
+            f32::from_bits(toward_zero | 1)
+        };
+        f16::from_bits(f32_to_f16(odd))
+    }
     #[inline(always)]
     fn mul(self, other: Self) -> Self {
         // The product of two f16 values is exact in f32 (11 + 11 significant bits <= 24),
@@ -155,6 +181,32 @@ mod tests {
         let b = f16::from_f32(3.0);
         let exact = a.to_f64() * b.to_f64();
         assert_eq!(a.mul(b), f16::from_f64(exact));
+    }
+
+    #[test]
+    fn f16_round_from_f64_rounds_once() {
+        // just above the midpoint of 1 and 1 + 2⁻¹⁰: f32 rounds it to the midpoint first, and the
+        // tie then goes to even (1.0); one rounding gives 1 + 2⁻¹⁰
+        let v = 1.0 + 2f64.powi(-11) + 2f64.powi(-40);
+        assert_eq!(f16::round_from_f64(v).to_f64(), 1.0 + 2f64.powi(-10));
+        assert_eq!(<f16 as Float>::from_f64(v).to_f64(), 1.0);
+        // every midpoint between neighbouring f16 values, and the f64s on either side of it
+        for h in 0..0x7bffu16 {
+            let (lo, hi) = (f16::from_bits(h).to_f64(), f16::from_bits(h + 1).to_f64());
+            let mid = (lo + hi) / 2.0;
+            let even = if h % 2 == 0 { h } else { h + 1 };
+            for (v, want) in [(mid.next_down(), h), (mid, even), (mid.next_up(), h + 1)] {
+                assert_eq!(f16::round_from_f64(v).to_bits(), want, "{v:e}");
+                assert_eq!(f16::round_from_f64(-v).to_bits(), want | 0x8000, "{v:e}");
+            }
+        }
+        let max = f16::MAX.to_f64();
+        let overflow = max + 16.0; // max plus half an ulp: ties away from the odd max, to inf
+        assert_eq!(f16::round_from_f64(overflow.next_down()), f16::MAX);
+        assert_eq!(f16::round_from_f64(overflow), f16::INFINITY);
+        assert_eq!(f16::round_from_f64(1e300), f16::INFINITY);
+        assert_eq!(f16::round_from_f64(-1e-300).to_bits(), 0x8000);
+        assert!(f16::round_from_f64(f64::NAN).is_nan());
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! relu_rs: ReLU-family activations and their gradients for NumPy arrays.
 //!
-//! `kernels` and `math` are pure Rust on slices; `parallel` decides how work is split; `py` holds
-//! the bindings. This file only registers the module.
+//! `kernels` and `math` are pure Rust on slices; `parallel` decides how work is split; `fpenv`
+//! keeps the caller's floating-point modes out of the results; `py` holds the bindings. This file only registers the module.
 
 pub mod element;
+pub mod fpenv;
 pub mod kernels;
 pub mod math;
 pub mod parallel;

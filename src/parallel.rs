@@ -118,6 +118,7 @@ fn pool() -> Option<Arc<ThreadPool>> {
         s.pool = ThreadPoolBuilder::new()
             .num_threads(s.threads)
             .thread_name(|i| format!("relu_rs-{i}"))
+            .start_handler(|_| crate::fpenv::set_standard()) // not the creator's FTZ/DAZ/rounding
             .build()
             .ok()
             .map(Arc::new);

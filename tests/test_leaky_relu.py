@@ -49,6 +49,18 @@ def test_leaky_default_alpha_and_rounding() -> None:
     assert relu_rs.leaky_relu(h, 0.1)[0] == want
 
 
+@pytest.mark.parametrize("dtype", [np.float16, np.float32])
+def test_alpha_is_rounded_once_like_numpy(dtype: type) -> None:
+    # just above a midpoint of the dtype: rounding through a wider float first lands on the
+    # midpoint and then goes to even; one rounding (NumPy's cast) goes up
+    nmant = np.finfo(dtype).nmant
+    alpha = 1.0 + 2.0 ** -(nmant + 1) + 2.0**-45
+    assert float(np.asarray(alpha).astype(dtype)) == 1.0 + 2.0**-nmant
+    x = np.array([-1.0, -0.5, 2.0], dtype=dtype)
+    assert_identical(relu_rs.leaky_relu(x, alpha), ref_leaky(x, alpha))
+    assert_identical(relu_rs.leaky_relu_grad(-x, x, alpha), ref_leaky_grad(-x, x, alpha))
+
+
 @pytest.mark.parametrize("n", BOUNDARY_SIZES)
 def test_leaky_sizes_in_place(n: int) -> None:
     x = np.random.default_rng(n).standard_normal(n).astype(np.float32)

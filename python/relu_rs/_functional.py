@@ -120,13 +120,19 @@ def _real_scalar(value: object, name: str) -> float:
 
 
 def _finite_in(value: float, dtype: np.dtype[Any], name: str) -> float:
-    """``value`` rounded to ``dtype``; ValueError unless it is finite there."""
-    with np.errstate(over="ignore"):
-        cast = dtype.type(value)
-    if not np.isfinite(cast):
+    """``value``, unrounded; ValueError unless it rounds (to nearest) to a finite ``dtype`` value.
+
+    The kernel does the rounding itself, in the default floating-point environment: a NumPy cast
+    here would follow whatever rounding mode the caller's thread has set.
+    """
+    fi = np.finfo(dtype)
+    # Round-to-nearest overflows from max + half an ulp of max: exact in float64, so this
+    # comparison does not depend on the rounding mode either.
+    overflow = float(fi.max) + 2.0 ** (fi.maxexp - fi.nmant - 2)
+    if not abs(value) < overflow:
         where = "" if math.isinf(value) or math.isnan(value) else f" (it overflows {dtype})"
         raise ValueError(f"{name} must be finite, got {value!r}{where}")
-    return float(cast)
+    return value
 
 
 def _softplus_params(beta: object, threshold: object) -> tuple[float, float]:

@@ -16,9 +16,12 @@ use crate::kernels::relu::{Relu, ReluGrad};
 use crate::kernels::softplus::{Softplus, SoftplusGrad};
 use crate::parallel;
 
-/// Evaluate `$body` with `$T` bound to the element type of `$out` (a float dtype).
+/// Evaluate `$body` with `$T` bound to the element type of `$out` (a float dtype), in the default
+/// floating-point environment: parameter casts and kernels alike ignore the caller's FTZ/DAZ,
+/// rounding and trap modes.
 macro_rules! dispatch_float {
     ($out:expr, $T:ident => $body:expr) => {{
+        let _env = crate::fpenv::Standard::enter();
         let out: &Bound<'_, PyAny> = $out;
         if out.cast::<PyArrayDyn<f32>>().is_ok() {
             type $T = f32;
@@ -35,9 +38,11 @@ macro_rules! dispatch_float {
     }};
 }
 
-/// Evaluate `$body` with `$T` bound to `$out`'s element type, trying each listed type.
+/// Evaluate `$body` with `$T` bound to `$out`'s element type, trying each listed type, in the
+/// default floating-point environment.
 macro_rules! dispatch_types {
     ($out:expr, $T:ident => $body:expr; $($ty:ty),+) => {{
+        let _env = crate::fpenv::Standard::enter();
         let out: &Bound<'_, PyAny> = $out;
         $(
             if out.cast::<PyArrayDyn<$ty>>().is_ok() {
@@ -259,7 +264,7 @@ pub fn leaky_relu(
     out: &Bound<'_, PyAny>,
 ) -> PyResult<bool> {
     dispatch_float!(out, T => {
-        run_unary::<T, _>(py, x, out, LeakyRelu { alpha: T::from_f64(alpha) })
+        run_unary::<T, _>(py, x, out, LeakyRelu { alpha: T::round_from_f64(alpha) })
     })
 }
 
@@ -272,7 +277,7 @@ pub fn leaky_relu_grad(
     out: &Bound<'_, PyAny>,
 ) -> PyResult<bool> {
     dispatch_float!(out, T => {
-        run_binary::<T, _>(py, grad, x, out, LeakyReluGrad { alpha: T::from_f64(alpha) })
+        run_binary::<T, _>(py, grad, x, out, LeakyReluGrad { alpha: T::round_from_f64(alpha) })
     })
 }
 
@@ -324,19 +329,20 @@ pub fn prelu_grad(
         }
         let channels = a.len();
         let inner = inner_for::<T>(out, inner_c, inner_f);
-        let sums = with_binary::<T, PyResult<Vec<f64>>>(grad, x, out, |inp, o| {
+        let sums = with_binary::<T, PyResult<Vec<T>>>(grad, x, out, |inp, o| {
             check_prelu_layout(o.len(), channels, inner)?;
             let n = o.len();
-            Ok(maybe_detach(py, n, || parallel::prelu_grad(inp.grad, inp.x, o, a, inner)))
+            Ok(maybe_detach(py, n, || {
+                let sums = parallel::prelu_grad(inp.grad, inp.x, o, a, inner);
+                sums.into_iter().map(T::from_f64).collect()
+            }))
         })?;
         let Some(sums) = sums.transpose()? else {
             return Ok(false);
         };
         let mut ag_rw = ag.try_readwrite().map_err(|e| borrow_error("alpha_grad", e))?;
         let dst = ag_rw.as_slice_mut().map_err(|e| borrow_error("alpha_grad", e))?;
-        for (d, s) in dst.iter_mut().zip(sums) {
-            *d = T::from_f64(s);
-        }
+        dst.copy_from_slice(&sums);
         Ok(true)
     })
 }

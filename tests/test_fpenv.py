@@ -1,0 +1,96 @@
+"""Results do not depend on the caller's floating-point environment: flush-to-zero,
+denormals-are-zero and the rounding mode, as another library in the process may set them."""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import platform
+import sys
+from collections.abc import Callable, Iterator
+
+import numpy as np
+import pytest
+
+import relu_rs
+from conftest import special_values
+
+_X86_64_LINUX = sys.platform == "linux" and platform.machine() in ("x86_64", "AMD64")
+_LIBM = ctypes.util.find_library("m") if _X86_64_LINUX else None
+
+pytestmark = pytest.mark.skipif(_LIBM is None, reason="sets MXCSR through glibc's fenv_t (x86-64)")
+
+_FTZ, _DAZ, _ROUND_TOWARD_ZERO = 0x8000, 0x0040, 0x6000
+_MXCSR_OFFSET = 28  # glibc x86-64 fenv_t: the 28-byte x87 environment, then MXCSR
+
+
+def _set_mxcsr(libm: ctypes.CDLL, env: bytes, mxcsr: int) -> None:
+    raw = env[:_MXCSR_OFFSET] + mxcsr.to_bytes(4, "little") + env[_MXCSR_OFFSET + 4 :]
+    assert libm.fesetenv((ctypes.c_uint8 * len(raw)).from_buffer_copy(raw)) == 0
+
+
+@pytest.fixture
+def flushing_env() -> Iterator[Callable[[], None]]:
+    """A function that puts FTZ + DAZ + round-toward-zero into this thread's MXCSR; the
+    original environment comes back after the test whatever happens."""
+    libm = ctypes.CDLL(_LIBM)
+    buf = (ctypes.c_uint8 * 32)()
+    assert libm.fegetenv(buf) == 0
+    env = bytes(buf)
+    mxcsr = int.from_bytes(env[_MXCSR_OFFSET : _MXCSR_OFFSET + 4], "little")
+    try:
+        yield lambda: _set_mxcsr(libm, env, mxcsr | _FTZ | _DAZ | _ROUND_TOWARD_ZERO)
+    finally:
+        _set_mxcsr(libm, env, mxcsr)
+        relu_rs.set_num_threads(None)  # a pool built under the flushing env is replaced
+
+
+def _inputs(dtype: type, n: int) -> tuple[np.ndarray, ...]:
+    """Subnormal-heavy x and grad (plus the special values), a per-channel alpha, and x - 60
+    (softplus of it has subnormal results). Computed before the environment changes."""
+    fi = np.finfo(dtype)
+    rng = np.random.default_rng(n)
+    tiny = float(fi.tiny)
+    scale = rng.choice([tiny / 4, tiny, 1.0, 30.0], size=n)
+    x = (rng.standard_normal(n) * scale).astype(dtype)
+    x[: min(n, 200)] = np.resize(special_values(dtype), min(n, 200))
+    g = (rng.standard_normal(n) * scale[::-1]).astype(dtype)
+    alpha = np.array([0.5, -0.25, 1 / 3, 3.0], dtype=dtype)
+    with np.errstate(over="ignore"):
+        x_low = x - np.asarray(60, dtype=dtype)
+    return x, g, alpha, x_low
+
+
+def _results(
+    x: np.ndarray, g: np.ndarray, alpha: np.ndarray, x_low: np.ndarray
+) -> list[np.ndarray]:
+    x2, g2 = x.reshape(-1, 4), g.reshape(-1, 4)
+    return [
+        relu_rs.relu(x),
+        relu_rs.relu_grad(g, x),
+        relu_rs.leaky_relu(x, 1 / 3),
+        relu_rs.leaky_relu_grad(g, x, 1 / 3),
+        relu_rs.prelu(x2, alpha, axis=-1),
+        *relu_rs.prelu_grad(g2, x2, alpha, axis=-1),
+        relu_rs.softplus(x),
+        relu_rs.softplus(x, beta=3.0),
+        relu_rs.softplus(x_low),
+        relu_rs.softplus_grad(g, x, beta=0.5),
+    ]
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("n", [4, 1000, 400_000])  # serial scalar tail, serial SIMD, the pool
+def test_results_ignore_flush_to_zero_and_rounding_mode(
+    dtype: type, n: int, flushing_env: Callable[[], None]
+) -> None:
+    inputs = _inputs(dtype, n)
+    want = _results(*inputs)
+    tiny = np.float32(np.finfo(np.float32).tiny)
+    flushing_env()
+    relu_rs.set_num_threads(2)  # the pool is rebuilt, from this thread, under the flushing env
+    assert tiny / np.float32(4) == 0, "the test failed to set flush-to-zero"
+    got = _results(*inputs)
+    assert tiny / np.float32(4) == 0, "relu_rs must leave the caller's environment as it was"
+    for k, (a, b) in enumerate(zip(got, want, strict=True)):
+        assert a.tobytes() == b.tobytes(), f"result {k} changed under FTZ/DAZ"
