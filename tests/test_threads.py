@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import subprocess
 import sys
 import threading
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -17,6 +19,7 @@ THREAD_COUNTS = [1, 2, 3, 4, 7]
 
 
 def _all_results(x: np.ndarray, g: np.ndarray, alpha: np.ndarray) -> list[np.ndarray]:
+    """Every function (with fresh outputs), on x of shape (N, C, ...) and alpha of length C."""
     gx, ga = relu_rs.prelu_grad(g, x, alpha, axis=1)
     gx_n, ga_n = relu_rs.prelu_grad(g.reshape(-1, x.shape[-1]), x.reshape(-1, x.shape[-1]),
                                     np.full(x.shape[-1], 0.3, x.dtype), axis=-1)  # fmt: skip
@@ -31,6 +34,41 @@ def _all_results(x: np.ndarray, g: np.ndarray, alpha: np.ndarray) -> list[np.nda
         relu_rs.softplus_grad(g, x),
         gx, ga, gx_n, ga_n, ga_s,
     ]  # fmt: skip
+
+
+def _all_results_into(
+    x: np.ndarray, g: np.ndarray, alpha: np.ndarray, out: np.ndarray, alpha_out: np.ndarray
+) -> list[bytes]:
+    """Every function again, each writing into the caller's own `out` / `alpha_out`."""
+    calls = [
+        lambda: relu_rs.relu(x, out=out),
+        lambda: relu_rs.relu_grad(g, x, out=out),
+        lambda: relu_rs.leaky_relu(x, 0.1, out=out),
+        lambda: relu_rs.leaky_relu_grad(g, x, 0.1, out=out),
+        lambda: relu_rs.prelu(x, alpha, out=out),
+        lambda: relu_rs.prelu_grad(g, x, alpha, out=out, alpha_grad_out=alpha_out)[1],
+        lambda: out,  # grad_x of the call above
+        lambda: relu_rs.softplus(x, out=out),
+        lambda: relu_rs.softplus_grad(g, x, out=out),
+    ]
+    return [call().tobytes() for call in calls]
+
+
+def _digest(x: np.ndarray, g: np.ndarray, alpha: np.ndarray) -> list[bytes]:
+    out, alpha_out = np.empty_like(x), np.empty_like(alpha)
+    fresh = [r.tobytes() for r in _all_results(x, g, alpha)]
+    return fresh + _all_results_into(x, g, alpha, out, alpha_out)
+
+
+def _shared_inputs() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Read-only float32 inputs large enough (336K) that every function takes the pool."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((8, 16, 64, 41)).astype(np.float32)
+    g = rng.standard_normal(x.shape).astype(np.float32)
+    alpha = np.linspace(-0.5, 0.5, 16).astype(np.float32)
+    for a in (x, g, alpha):
+        a.flags.writeable = False
+    return x, g, alpha
 
 
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
@@ -65,43 +103,25 @@ def test_env_var_sets_default() -> None:
     assert out.stdout.strip() == "5"
 
 
-def _wait(pid: int, timeout: float) -> int:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            return os.waitstatus_to_exitcode(status)
-        time.sleep(0.05)
-    os.kill(pid, 9)
-    os.waitpid(pid, 0)
-    raise AssertionError("forked child hung")
+def _digest_in_child(n_threads: int | None) -> list[bytes]:
+    if n_threads is not None:
+        relu_rs.set_num_threads(n_threads)  # the child's first call replaces the inherited pool
+    return _digest(*_shared_inputs())
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
-def test_pool_survives_fork() -> None:
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs the fork start method")
+def test_every_function_works_in_a_forked_child_and_in_the_parent_after() -> None:
     relu_rs.set_num_threads(2)
-    x = np.random.default_rng(1).standard_normal(1 << 18)
-    want = relu_rs.softplus(x)  # the pool has run in the parent
-    _, want_ga = relu_rs.prelu_grad(x, x, 0.5)
-    pid = os.fork()
-    if pid == 0:  # child: must not hang on the parent's (now missing) pool threads
-        ok = False
-        try:
-            ok = bool(np.array_equal(relu_rs.softplus(x), want))
-            ok = ok and bool(np.array_equal(relu_rs.prelu_grad(x, x, 0.5)[1], want_ga))
-        finally:
-            os._exit(0 if ok else 1)
-    assert _wait(pid, 60) == 0
-    assert np.array_equal(relu_rs.softplus(x), want)  # the parent still works too
-    pid = os.fork()
-    if pid == 0:  # a child whose first call replaces the inherited pool
-        ok = False
-        try:
-            relu_rs.set_num_threads(2)
-            ok = bool(np.array_equal(relu_rs.softplus(x), want))
-        finally:
-            os._exit(0 if ok else 1)
-    assert _wait(pid, 60) == 0
+    want = _digest(*_shared_inputs())  # the pool has run in the parent
+    ctx = multiprocessing.get_context("fork")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # 3.12+: fork of a threaded process
+        for n_threads in (None, 2, 1):  # one fresh child each: the first call differs
+            with ctx.Pool(1) as child:
+                # a child that hangs on the parent's (absent) pool threads fails here
+                got = child.apply_async(_digest_in_child, (n_threads,)).get(timeout=120)
+            assert got == want, f"child with set_num_threads({n_threads}) first"
+    assert _digest(*_shared_inputs()) == want  # and the parent still works
 
 
 def test_gil_is_released_during_large_kernels() -> None:
@@ -129,23 +149,27 @@ def test_gil_is_released_during_large_kernels() -> None:
 
 
 def test_concurrent_callers_get_correct_results() -> None:
-    rng = np.random.default_rng(3)
-    x = rng.standard_normal(300_000).astype(np.float32)
-    want = [relu_rs.relu(x), relu_rs.softplus(x), relu_rs.prelu_grad(x, x, 0.2)[1]]
+    """12 threads call every function at once on shared read-only inputs, each with its own
+    outputs, while one of them keeps changing the thread count."""
+    x, g, alpha = _shared_inputs()
+    relu_rs.set_num_threads(2)
+    want = _digest(x, g, alpha)
     errors: list[str] = []
+    barrier = threading.Barrier(12)
 
     def worker(k: int) -> None:
-        for i in range(5):
-            if k == 0 and i % 2:
+        barrier.wait()
+        for i in range(4):
+            if k == 0:
                 relu_rs.set_num_threads(1 + i % 3)  # change the pool under running calls
-            got = [relu_rs.relu(x), relu_rs.softplus(x), relu_rs.prelu_grad(x, x, 0.2)[1]]
-            if not all(np.array_equal(a, b) for a, b in zip(got, want, strict=True)):
+            if _digest(x, g, alpha) != want:
                 errors.append(f"thread {k} iteration {i}")
 
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(8)]
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(12)]
     for t in threads:
         t.start()
     for t in threads:
-        t.join(timeout=120)
+        t.join(timeout=300)
+    relu_rs.set_num_threads(None)
     assert not any(t.is_alive() for t in threads), "deadlock"
     assert not errors, errors
