@@ -15,29 +15,36 @@ use crate::kernels::elementwise::ChunkOp;
 use crate::kernels::prelu::prelu_grad_piece;
 use crate::math::CompensatedSum;
 use crate::simd::{self, Task};
-use rayon::prelude::*;
 use rayon::{ThreadPool, ThreadPoolBuilder};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 /// Work (elements × the op's `COST`, relu = 1) below which a call runs on the calling thread.
 ///
-/// Measured on a 2-core AMD EPYC (AVX2), float32, 1 vs 2 threads (µs):
+/// Measured on a 2-core AMD EPYC VM (AVX2), float32, `out=`, 1 vs 2 threads, best of 25 loops
+/// (µs; each thread count timed in its own block, so pool start-up is excluded):
 ///
 /// | elements | relu 1T | relu 2T | relu_grad 1T | relu_grad 2T | softplus 1T | softplus 2T |
 /// |---:|---:|---:|---:|---:|---:|---:|
-/// | 65 536 | 11.8 | 29.2 | | | 466 | 297 |
-/// | 262 144 | 33.7 | 34.4 | 55.7 | 47.4 | 1948 | 1116 |
-/// | 524 288 | 73.4 | 68.7 | 122.0 | 85.0 | | |
-/// | 1 048 576 | 170.7 | 107.6 | 272.0 | 146.5 | | |
+/// | 4 096 | 2.5 | 2.5 | 3.3 | 3.4 | 37.5 | 38.7 |
+/// | 8 192 | 2.8 | 2.8 | 3.8 | 3.8 | 69.2 | 42.2 |
+/// | 16 384 | 4.0 | 3.9 | 5.6 | 5.4 | 133.2 | 73.5 |
+/// | 65 536 | 13.1 | 14.9 | 21.8 | 14.6 | 565.2 | 280.0 |
+/// | 131 072 | 26.9 | 25.0 | 38.5 | 32.3 | 1067 | 508 |
+/// | 262 144 | 46.0 | 48.1 | 70.4 | 65.5 | 2109 | 1070 |
+/// | 1 048 576 | 144.4 | 94.1 | 231.6 | 149.4 | | |
 ///
-/// Waking the pool costs ~15–20 µs, so threads pay from about 40 µs of serial work: ~300K
-/// elements of relu (0.13 ns each), ~6K of softplus (~7 ns each). Hence a threshold on work.
-pub const PARALLEL_WORK: usize = 300_000;
+/// (That table was taken with this threshold at 60K; below it, both columns are serial.) The
+/// caller starts at once and a helper joins ~15–20 µs later, when it wakes ([`run_parallel`]), so
+/// a second thread pays from ~30 µs of serial work. relu's memory traffic is served by a shared
+/// cache up to ~1 MiB, so relu gains nothing until ~512K elements; relu_grad gains from 64K;
+/// softplus (~7 ns per element) from 8K. 128K work units is neutral for relu and a gain for the rest.
+pub const PARALLEL_WORK: usize = 128 * 1024;
 
-/// Work per parallel chunk: ~256K relu-elements (1 MiB of f32, ~35 µs), i.e. 5K softplus
-/// elements; enough chunks to balance 16 threads from a few million relu elements, few enough
-/// that scheduling (~1 µs per chunk) is noise.
-pub const CHUNK_WORK: usize = 1 << 18;
+/// Work per parallel chunk: 32K relu-elements (128 KiB of f32, ~5 µs), 4K (the minimum) of
+/// softplus (~30 µs). Chunks are claimed one at a time from an atomic counter (~50 ns each), so
+/// small chunks cost nothing and let the caller and a late-waking helper finish together.
+pub const CHUNK_WORK: usize = 1 << 15;
 
 /// No chunk is smaller than this, whatever the op's cost.
 const MIN_CHUNK: usize = 4096;
@@ -107,8 +114,8 @@ fn current_threads(s: &mut PoolState) -> usize {
     s.threads
 }
 
-/// The pool for a parallel call, or `None` when calls should run serially (one thread, or the
-/// pool could not be built).
+/// The helper pool for a parallel call (`threads − 1` threads: the caller is the other one), or
+/// `None` when calls should run serially (one thread, or the pool could not be built).
 fn pool() -> Option<Arc<ThreadPool>> {
     let mut s = state();
     if current_threads(&mut s) <= 1 {
@@ -116,7 +123,7 @@ fn pool() -> Option<Arc<ThreadPool>> {
     }
     if s.pool.is_none() {
         s.pool = ThreadPoolBuilder::new()
-            .num_threads(s.threads)
+            .num_threads(s.threads - 1)
             .thread_name(|i| format!("relu_rs-{i}"))
             .start_handler(|_| crate::fpenv::set_standard()) // not the creator's FTZ/DAZ/rounding
             .build()
@@ -124,6 +131,77 @@ fn pool() -> Option<Arc<ThreadPool>> {
             .map(Arc::new);
     }
     s.pool.clone()
+}
+
+/// How far a parallel call has got: the next chunk to claim, and how many are finished.
+struct Progress {
+    next: AtomicUsize,
+    done: AtomicUsize,
+}
+
+/// `work` with its lifetime erased, so that helper jobs (which must be `'static`) can hold it.
+#[derive(Clone, Copy)]
+struct ErasedWork(*const (dyn Fn(usize) + Sync));
+// SAFETY: the pointee is `Sync`; see `run_parallel` for why it outlives every use.
+unsafe impl Send for ErasedWork {}
+
+/// Claim chunks from `progress` and run them until none is left.
+///
+/// # Safety
+/// `work` must be alive whenever a claim succeeds (`run_parallel` guarantees it).
+unsafe fn claim_and_run(progress: &Progress, n: usize, work: ErasedWork) {
+    loop {
+        let k = progress.next.fetch_add(1, Ordering::Relaxed);
+        if k >= n {
+            return;
+        }
+        // SAFETY: the claim succeeded, so the caller of `run_parallel` is still waiting.
+        unsafe { (*work.0)(k) };
+        progress.done.fetch_add(1, Ordering::Release);
+    }
+}
+
+/// Run `work(k)` for every `k` in `0..n`: the calling thread starts on the chunks at once, and up
+/// to `pool`'s threads join in as they wake. Chunks are claimed one at a time from a shared
+/// counter, so the split adapts to whichever threads are actually running (and any result that
+/// depends on the order of chunks must be merged by the caller, in chunk order).
+///
+/// Why not `pool.install(par_iter)`: that wakes the pool, puts the caller to sleep, and wakes it
+/// again at the end, two thread wake-ups (~15–20 µs each here) on the critical path of every call.
+/// Here the caller never sleeps, and never waits for a helper that claimed nothing.
+fn run_parallel<F: Fn(usize) + Sync>(pool: &ThreadPool, n: usize, work: &F) {
+    let progress = Arc::new(Progress {
+        next: AtomicUsize::new(0),
+        done: AtomicUsize::new(0),
+    });
+    let local: &(dyn Fn(usize) + Sync) = work;
+    // SAFETY (lifetime erasure): helpers call `work` only after claiming a chunk `k < n`, and this
+    // function returns only once all `n` chunks are done, so no call outlives `work`. A helper
+    // that wakes after that finds nothing to claim and never touches it.
+    let erased = ErasedWork(unsafe {
+        std::mem::transmute::<*const (dyn Fn(usize) + Sync + '_), *const (dyn Fn(usize) + Sync)>(
+            local,
+        )
+    });
+    for _ in 0..pool.current_num_threads().min(n.saturating_sub(1)) {
+        let progress = Arc::clone(&progress);
+        pool.spawn(move || {
+            // SAFETY: as above.
+            unsafe { claim_and_run(&progress, n, erased) }
+        });
+    }
+    // SAFETY: `work` is alive for this whole call.
+    unsafe { claim_and_run(&progress, n, erased) };
+    // Every chunk is claimed; wait for those still running on helpers (at most one chunk each).
+    let mut spins = 0u32;
+    while progress.done.load(Ordering::Acquire) < n {
+        if spins < 1000 {
+            std::hint::spin_loop();
+            spins += 1;
+        } else {
+            std::thread::yield_now();
+        }
+    }
 }
 
 /// One chunk of elementwise work, as a [`Task`] for the SIMD dispatch.
@@ -142,10 +220,9 @@ impl<T, O: ChunkOp<T>> Task for ChunkTask<'_, T, O> {
 }
 
 /// Apply `op` over `out`: on the calling thread below [`PARALLEL_WORK`], else in chunks of
-/// [`CHUNK_WORK`] work on relu_rs's pool; each chunk compiled for the active SIMD path.
-///
-/// Parallel iterators run only inside relu_rs's own pool: never on rayon's global pool, which
-/// ignores `set_num_threads` and does not survive `fork()`.
+/// [`CHUNK_WORK`] work shared by the caller and relu_rs's pool (never rayon's global pool, which
+/// ignores `set_num_threads` and does not survive `fork()`); each chunk compiled for the active
+/// SIMD path.
 pub fn for_each_chunk<T: Send, O: ChunkOp<T>>(out: &mut [T], op: &O) {
     let isa = simd::isa();
     let pool = if out.len().saturating_mul(O::COST) < PARALLEL_WORK {
@@ -156,20 +233,26 @@ pub fn for_each_chunk<T: Send, O: ChunkOp<T>>(out: &mut [T], op: &O) {
     let chunk = (CHUNK_WORK / O::COST).max(MIN_CHUNK);
     match pool {
         None => simd::dispatch(isa, ChunkTask { op, start: 0, out }),
-        Some(pool) => pool.install(|| {
-            out.par_chunks_mut(chunk)
-                .enumerate()
-                .for_each(|(k, piece)| {
-                    simd::dispatch(
-                        isa,
-                        ChunkTask {
-                            op,
-                            start: k * chunk,
-                            out: piece,
-                        },
-                    )
-                });
-        }),
+        Some(pool) => {
+            let len = out.len();
+            let base = SharedMut(out.as_mut_ptr());
+            run_parallel(&pool, len.div_ceil(chunk), &|k| {
+                let start = k * chunk;
+                let end = (start + chunk).min(len);
+                // SAFETY: chunk k is `start..end` of `out`, disjoint from every other chunk, and
+                // each k runs once.
+                let piece =
+                    unsafe { std::slice::from_raw_parts_mut(base.get().add(start), end - start) };
+                simd::dispatch(
+                    isa,
+                    ChunkTask {
+                        op,
+                        start,
+                        out: piece,
+                    },
+                );
+            });
+        }
     }
 }
 
@@ -224,12 +307,24 @@ fn column_blocks(channels: usize, inner: usize) -> Vec<ColumnBlock> {
     blocks
 }
 
-/// A raw pointer that may cross threads; each tile writes only its own disjoint rows × columns.
-#[derive(Clone, Copy)]
+/// A raw pointer that may cross threads; each chunk or tile writes only its own disjoint region.
 struct SharedMut<T>(*mut T);
-// SAFETY: used only to hand each tile its disjoint region of one `&mut [T]` (see `prelu_grad`).
+impl<T> Clone for SharedMut<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for SharedMut<T> {}
+// SAFETY: used only to hand each chunk/tile its disjoint region of one `&mut [T]`.
 unsafe impl<T: Send> Send for SharedMut<T> {}
 unsafe impl<T: Send> Sync for SharedMut<T> {}
+
+impl<T> SharedMut<T> {
+    /// The pointer (a method, so closures capture the whole `Sync` wrapper, not the raw field).
+    fn get(self) -> *mut T {
+        self.0
+    }
+}
 
 /// One tile of the PReLU backward, as a [`Task`]: rows `rows` × one column block.
 struct TileTask<'a, T> {
@@ -320,7 +415,17 @@ pub fn prelu_grad<T: Float>(
     };
     let partials: Vec<Vec<CompensatedSum>> = match pool {
         None => (0..n_tiles).map(run_tile).collect(),
-        Some(pool) => pool.install(|| (0..n_tiles).into_par_iter().map(run_tile).collect()),
+        Some(pool) => {
+            let slots: Vec<OnceLock<Vec<CompensatedSum>>> =
+                (0..n_tiles).map(|_| OnceLock::new()).collect();
+            run_parallel(&pool, n_tiles, &|t| {
+                let _ = slots[t].set(run_tile(t));
+            });
+            slots
+                .into_iter()
+                .map(|s| s.into_inner().unwrap_or_default())
+                .collect()
+        }
     };
     let mut sums = vec![CompensatedSum::default(); channels];
     for (t, acc) in partials.iter().enumerate() {
@@ -366,6 +471,21 @@ mod tests {
             for (i, e) in out.iter_mut().enumerate() {
                 *e = start + i;
             }
+        }
+    }
+
+    #[test]
+    fn run_parallel_runs_every_chunk_exactly_once() {
+        let pool = ThreadPoolBuilder::new().num_threads(3).build().unwrap();
+        for n in [0, 1, 2, 5, 1000] {
+            let counts: Vec<AtomicUsize> = (0..n).map(|_| AtomicUsize::new(0)).collect();
+            run_parallel(&pool, n, &|k| {
+                counts[k].fetch_add(1, Ordering::Relaxed);
+            });
+            assert!(
+                counts.iter().all(|c| c.load(Ordering::Relaxed) == 1),
+                "n = {n}"
+            );
         }
     }
 

@@ -14,9 +14,10 @@ FLOAT_DTYPES = [np.float16, np.float32, np.float64]
 INT_DTYPES = [np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64]
 
 # Sizes around the kernels' internal boundaries: 64-element runs, 256-element blocks, 512-column
-# tiles, 4K minimum chunks, the 300K-work parallel threshold (relu cost 1) and relu's 256K-element
-# chunks, each with odd tails.
-BOUNDARY_SIZES = [1, 2, 7, 31, 63, 65, 255, 257, 513, 4097, 65_537, 2**18 + 1, 300_001, 2**19 + 33]
+# tiles, 4K minimum chunks (softplus: parallel from 2.6K), relu's 32K-element chunks, the 128K-work
+# parallel threshold (relu cost 1), each with odd tails.
+BOUNDARY_SIZES = [1, 2, 7, 31, 63, 65, 255, 257, 513, 2_700, 4097, 8193, 2**15 + 1, 65_537,
+                  2**17 + 1, 2**18 + 1, 2**19 + 33]  # fmt: skip
 
 
 def special_values(dtype: Any) -> np.ndarray:
