@@ -49,8 +49,8 @@ def test_relu_grad_out(benchmark: Any, peer: str, size: str) -> None:
         benchmark(lambda: np.multiply(g, x > 0, out=o))
     else:
         torch = torch_or_skip()
-        tg, tx = torch.from_numpy(g), torch.from_numpy(x)
-        benchmark(torch.ops.aten.threshold_backward, tg, tx, 0)
+        tg, tx, to = torch.from_numpy(g), torch.from_numpy(x), torch.from_numpy(o)
+        benchmark(torch.ops.aten.threshold_backward.grad_input, tg, tx, 0, grad_input=to)
 
 
 @pytest.mark.parametrize("peer", PEERS)

@@ -1,7 +1,11 @@
 """``python -m relu_rs bench``: relu_rs next to NumPy (and PyTorch, when installed), as a table.
 
-Each case is timed as the best of several repeats of a loop long enough to be measurable; all
-peers run the same input in the same process, one after the other. A measurement, not a test.
+Each case is timed as the best of several repeats of a loop long enough to be measurable. All
+peers run the same input in the same process, and their repeats are interleaved (relu_rs, numpy,
+torch, relu_rs, ...) so that a slow moment of the machine hits them alike. Between loops the
+process sleeps briefly: PyTorch's OpenMP threads spin for a while after each parallel call, and
+would otherwise take a core from whatever runs next. Where relu_rs writes into ``out=``, so does
+PyTorch. A measurement, not a test.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
+import time
 import timeit
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -68,19 +73,20 @@ def _float32_cases(size: str, n: int, torch: Any) -> list[Case]:
         case("relu out=", 8 * n, lambda: F.relu(x, out=o), lambda: np.maximum(x, 0, out=o),
              lambda: torch.clamp_min(tx, 0, out=to)),
         case("softplus", 8 * n, lambda: F.softplus(x, out=o),
-             lambda: np.logaddexp(0, x, out=o), lambda: torch.nn.functional.softplus(tx)),
+             lambda: np.logaddexp(0, x, out=o), lambda: torch._C._nn.softplus(tx, 1, 20, out=to)),
     ]  # fmt: skip
     if n >= 1_000_000:
         cases += [
             case("relu_grad out=", 12 * n, lambda: F.relu_grad(g, x, out=o),
                  lambda: np.multiply(g, x > 0, out=o),
-                 lambda: torch.ops.aten.threshold_backward(tg, tx, 0)),
+                 lambda: torch.ops.aten.threshold_backward.grad_input(tg, tx, 0, grad_input=to)),
             case("leaky_relu", 8 * n, lambda: F.leaky_relu(x, 0.01),
                  lambda: np.where(x > 0, x, x * np.float32(0.01)),
                  lambda: torch.nn.functional.leaky_relu(tx, 0.01)),
             case("softplus_grad", 12 * n, lambda: F.softplus_grad(g, x, out=o),
                  lambda: g / (1 + np.exp(-x)),
-                 lambda: torch.ops.aten.softplus_backward(tg, tx, 1.0, 20.0)),
+                 lambda: torch.ops.aten.softplus_backward.grad_input(tg, tx, 1.0, 20.0,
+                                                                     grad_input=to)),
         ]  # fmt: skip
     return cases
 
@@ -88,13 +94,13 @@ def _float32_cases(size: str, n: int, torch: Any) -> list[Case]:
 def _dtype_cases(dtype: Any, size: str, n: int, torch: Any) -> list[Case]:
     x = _data(n, dtype)
     o = np.empty_like(x)
-    tx = torch.from_numpy(x) if torch else None
+    tx, to = (torch.from_numpy(a) for a in (x, o)) if torch else (None, None)
     name = np.dtype(dtype).name
     relu_peers: dict[str, Fn] = {"numpy": lambda: np.maximum(x, 0, out=o)}
     softplus_peers: dict[str, Fn] = {"numpy": lambda: np.logaddexp(0, x, out=o)}
     if torch:
-        relu_peers["torch"] = lambda: torch.relu(tx)
-        softplus_peers["torch"] = lambda: torch.nn.functional.softplus(tx)
+        relu_peers["torch"] = lambda: torch.clamp_min(tx, 0, out=to)
+        softplus_peers["torch"] = lambda: torch._C._nn.softplus(tx, 1, 20, out=to)
     return [
         Case("relu out=", name, size, 2 * x.nbytes, lambda: F.relu(x, out=o), relu_peers),
         Case("softplus", name, size, 2 * x.nbytes, lambda: F.softplus(x, out=o), softplus_peers),
@@ -145,16 +151,26 @@ def build_cases(quick: bool) -> list[Case]:
     return cases
 
 
-def best_time(fn: Fn, quick: bool) -> float:
-    """Seconds per call: best of several repeats of a loop of at least ~20 ms (5 ms quick)."""
-    fn()
-    timer = timeit.Timer(fn)
-    number, _ = timer.autorange()
+_SETTLE_S = 0.01  # pause before each timing loop: OpenMP threads stop spinning
+
+
+def best_times(fns: dict[str, Fn], quick: bool) -> dict[str, float]:
+    """Seconds per call for each function: the best of several loops of at least ~20 ms (5 ms
+    quick), the functions' loops interleaved."""
     target = 0.005 if quick else 0.02
-    per_call = max(timer.timeit(number) / number, 1e-9)
-    number = max(1, int(target / per_call))
-    repeats = 3 if quick else 5
-    return min(timer.repeat(repeat=repeats, number=number)) / number
+    timers, numbers = {}, {}
+    for name, fn in fns.items():
+        fn()
+        timers[name] = timeit.Timer(fn)
+        number, _ = timers[name].autorange()
+        per_call = max(timers[name].timeit(number) / number, 1e-9)
+        numbers[name] = max(1, int(target / per_call))
+    best = dict.fromkeys(fns, float("inf"))
+    for _ in range(3 if quick else 7):
+        for name, timer in timers.items():
+            time.sleep(_SETTLE_S)
+            best[name] = min(best[name], timer.timeit(numbers[name]) / numbers[name])
+    return best
 
 
 def run(quick: bool = False, progress: bool = True) -> list[Result]:
@@ -164,9 +180,7 @@ def run(quick: bool = False, progress: bool = True) -> list[Result]:
         if progress:
             print(f"[{k}/{len(cases)}] {case.op} {case.dtype} {case.size}", file=sys.stderr)
         r = Result(case.op, case.dtype, case.size)
-        r.seconds["relu_rs"] = best_time(case.relu_rs, quick)
-        for name, fn in case.peers.items():
-            r.seconds[name] = best_time(fn, quick)
+        r.seconds = best_times({"relu_rs": case.relu_rs, **case.peers}, quick)
         r.gb_per_s = case.bytes_moved / r.seconds["relu_rs"] / 1e9
         results.append(r)
     return results
