@@ -12,7 +12,7 @@
 
 use crate::element::Float;
 use crate::kernels::elementwise::ChunkOp;
-use crate::kernels::prelu::prelu_grad_piece;
+use crate::kernels::prelu::{fold_plain, prelu_grad_piece};
 use crate::math::CompensatedSum;
 use crate::simd::{self, Task};
 use rayon::{ThreadPool, ThreadPoolBuilder};
@@ -345,6 +345,7 @@ impl<T: Float> Task for TileTask<'_, T> {
     fn run(self) -> Vec<CompensatedSum> {
         let b = self.block;
         let mut acc = vec![CompensatedSum::default(); b.nch];
+        let mut plain = vec![0.0; b.nch];
         for row in self.rows {
             let lo = row * self.row_len + b.col0;
             let hi = row * self.row_len + b.col1;
@@ -355,7 +356,12 @@ impl<T: Float> Task for TileTask<'_, T> {
             let seg = unsafe { std::slice::from_raw_parts_mut(self.out.0.add(lo), hi - lo) };
             let g = self.grad.map(|g| &g[lo..hi]);
             let x = self.x.map(|x| &x[lo..hi]);
-            prelu_grad_piece(g, x, seg, self.alpha, self.inner, lo, &mut acc, b.ch0);
+            prelu_grad_piece(
+                g, x, seg, self.alpha, self.inner, lo, &mut acc, &mut plain, b.ch0,
+            );
+        }
+        if self.inner == 1 && !T::WIDE {
+            fold_plain(&mut acc, &plain);
         }
         acc
     }

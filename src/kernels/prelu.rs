@@ -96,6 +96,10 @@ impl<T: Float> ChunkOp<T> for Prelu<'_, T> {
 /// * `acc[c − ch_base] += prelu_alpha_grad_term(grad[i], x[i])` for every `i`, in compensated f64
 ///   sums: channel-innermost layouts add in increasing `i`; channel runs go through
 ///   [`prelu_grad_run`]'s fixed lanes.
+/// * Except: channel-innermost f16/f32 adds its (exact) terms to the plain f64 sums
+///   `plain[c − ch_base]` instead, a contiguous array the add loop vectorizes over (the
+///   `CompensatedSum` array interleaves sums and compensations, so it was strided stores); the
+///   caller folds them into `acc` ([`fold_plain`]) when its rows are done.
 ///
 /// `None` for an input means it is `out` itself (in place); such an input is staged through a
 /// stack buffer before `out` is written. The caller guarantees every channel in the piece lies in
@@ -111,6 +115,7 @@ pub fn prelu_grad_piece<T: Float>(
     inner: usize,
     start: usize,
     acc: &mut [CompensatedSum],
+    plain: &mut [f64],
     ch_base: usize,
 ) {
     let channels = alpha.len();
@@ -151,13 +156,16 @@ pub fn prelu_grad_piece<T: Float>(
                 {
                     *o = leaky_relu_grad_scalar(gv, xe, a);
                 }
-                let lanes = &mut acc[ch - ch_base..ch - ch_base + run];
-                for ((acc, &gv), &xe) in lanes.iter_mut().zip(gr).zip(xr) {
-                    let term = prelu_alpha_grad_term(gv, xe);
-                    if T::WIDE {
-                        acc.add(term);
-                    } else {
-                        acc.add_plain(term); // exact products, ≤ 64 rows per tile
+                if T::WIDE {
+                    let lanes = &mut acc[ch - ch_base..ch - ch_base + run];
+                    for ((acc, &gv), &xe) in lanes.iter_mut().zip(gr).zip(xr) {
+                        acc.add(prelu_alpha_grad_term(gv, xe));
+                    }
+                } else {
+                    // exact products, ≤ 64 rows per tile
+                    let lanes = &mut plain[ch - ch_base..ch - ch_base + run];
+                    for ((sum, &gv), &xe) in lanes.iter_mut().zip(gr).zip(xr) {
+                        *sum += prelu_alpha_grad_term(gv, xe);
                     }
                 }
                 i += run;
@@ -173,6 +181,15 @@ pub fn prelu_grad_piece<T: Float>(
                 i += run;
             }
         }
+    }
+}
+
+/// Fold the plain sums of [`prelu_grad_piece`] into `acc` (each starts at +0.0 and so cannot be
+/// −0.0; adding it to an untouched `acc` is exact).
+#[inline(always)]
+pub fn fold_plain(acc: &mut [CompensatedSum], plain: &[f64]) {
+    for (a, &p) in acc.iter_mut().zip(plain) {
+        a.add_plain(p);
     }
 }
 
@@ -262,7 +279,18 @@ mod tests {
             let alpha = [0.5, -0.25, 2.0];
             let mut out = vec![0.0; n];
             let mut acc = vec![CompensatedSum::default(); channels];
-            prelu_grad_piece(Some(&g), Some(&x), &mut out, &alpha, inner, 0, &mut acc, 0);
+            let mut plain = vec![0.0; channels];
+            prelu_grad_piece(
+                Some(&g),
+                Some(&x),
+                &mut out,
+                &alpha,
+                inner,
+                0,
+                &mut acc,
+                &mut plain,
+                0,
+            );
             let mut expect = [0.0; 3];
             for i in 0..n {
                 let c = (i / inner) % channels;
@@ -277,7 +305,17 @@ mod tests {
             // In place on x gives the same.
             let mut x_out = x.clone();
             let mut acc2 = vec![CompensatedSum::default(); channels];
-            prelu_grad_piece(Some(&g), None, &mut x_out, &alpha, inner, 0, &mut acc2, 0);
+            prelu_grad_piece(
+                Some(&g),
+                None,
+                &mut x_out,
+                &alpha,
+                inner,
+                0,
+                &mut acc2,
+                &mut plain,
+                0,
+            );
             assert_eq!(x_out, out);
             assert_eq!(acc2, acc);
         }
