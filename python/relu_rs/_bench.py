@@ -96,13 +96,24 @@ def _dtype_cases(dtype: Any, size: str, n: int, torch: Any) -> list[Case]:
     o = np.empty_like(x)
     tx, to = (torch.from_numpy(a) for a in (x, o)) if torch else (None, None)
     name = np.dtype(dtype).name
+    alpha = dtype(0.01)
     relu_peers: dict[str, Fn] = {"numpy": lambda: np.maximum(x, 0, out=o)}
+    leaky_peers: dict[str, Fn] = {"numpy": lambda: np.where(x > 0, x, x * alpha)}
     softplus_peers: dict[str, Fn] = {"numpy": lambda: np.logaddexp(0, x, out=o)}
     if torch:
         relu_peers["torch"] = lambda: torch.clamp_min(tx, 0, out=to)
+        leaky_peers["torch"] = lambda: torch._C._nn.leaky_relu(tx, 0.01, out=to)
         softplus_peers["torch"] = lambda: torch._C._nn.softplus(tx, 1, 20, out=to)
     return [
         Case("relu out=", name, size, 2 * x.nbytes, lambda: F.relu(x, out=o), relu_peers),
+        Case(
+            "leaky_relu out=",
+            name,
+            size,
+            2 * x.nbytes,
+            lambda: F.leaky_relu(x, 0.01, out=o),
+            leaky_peers,
+        ),
         Case("softplus", name, size, 2 * x.nbytes, lambda: F.softplus(x, out=o), softplus_peers),
     ]
 
