@@ -190,3 +190,28 @@ def test_alpha_grad_is_compensated_where_a_plain_sum_drifts() -> None:
     _, ga = relu_rs.prelu_grad(np.ones_like(x), x, np.array([0.5]), axis=1)
     exact = np.array(math.fsum(x.ravel()))
     assert ulp_distance(np.asarray(ga).reshape(()), exact).max() <= 1
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_alpha_strided_or_overlapping_out(dtype: type) -> None:
+    # The fast path hands these to the kernel, which must decline them (not raise) so the
+    # full path can copy alpha first.
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((6, 5)).astype(dtype)
+    g = rng.standard_normal((6, 5)).astype(dtype)
+    strided = np.linspace(-0.5, 0.5, 10).astype(dtype)[::2]
+    assert_identical(relu_rs.prelu(x, strided, axis=1), ref_prelu(x, strided, 1))
+    gx, ga = relu_rs.prelu_grad(g, x, strided, axis=1)
+    want_gx, want_ga = ref_prelu_grad(g, x, strided, 1)
+    assert_identical(gx, want_gx)
+    np.testing.assert_allclose(ga, want_ga, rtol=4 * np.finfo(dtype).eps)
+    # alpha is a row of out itself: it must be read before out is written
+    out = np.empty((6, 5), dtype=dtype)
+    out[0] = np.linspace(0.1, 0.9, 5)
+    alpha = out[0]
+    want = ref_prelu(x, alpha.copy(), 1)
+    assert_identical(relu_rs.prelu(x, alpha, axis=1, out=out), want)
+    out[0] = np.linspace(0.1, 0.9, 5)
+    want_gx, _ = ref_prelu_grad(g, x, out[0].copy(), 1)
+    gx, _ = relu_rs.prelu_grad(g, x, out[0], axis=1, out=out)
+    assert_identical(gx, want_gx)

@@ -268,9 +268,15 @@ def _direct(
 
 
 def _direct_grad(
-    kernel: Callable[..., bool], grad: object, x: object, params: tuple[Any, ...], out: object
+    kernel: Callable[..., bool],
+    grad: object,
+    x: object,
+    params: tuple[Any, ...],
+    out: object,
+    *after: Any,
 ) -> Array | None:
-    """:func:`_direct` for ``kernel(grad, x, *params, out)``, ``grad`` an ndarray like ``x``."""
+    """:func:`_direct` for ``kernel(grad, x, *params, out, *after)``, ``grad`` an ndarray like
+    ``x``."""
     if (
         type(x) is not np.ndarray
         or type(grad) is not np.ndarray
@@ -281,7 +287,7 @@ def _direct_grad(
     ):
         return None
     target = _direct_target(x, out)
-    return target if target is not None and kernel(grad, x, *params, target) else None
+    return target if target is not None and kernel(grad, x, *params, target, *after) else None
 
 
 def _fast_alpha(alpha: object) -> bool:
@@ -451,6 +457,26 @@ class _PreluAlpha:
         return max(math.prod(shape[self.axis + 1 :]), 1), max(math.prod(shape[: self.axis]), 1)
 
 
+def _prelu_direct_inner(x: object, alpha: object, axis: object) -> tuple[int, int] | None:
+    """The channel run lengths (C and F order) for the common PReLU call: ``x`` an ndarray of a
+    float dtype, ``alpha`` a 1-D ndarray of x's dtype with one value per channel, an int ``axis``
+    in range. None for anything else (the full path checks it). The kernel declines an alpha that
+    is not contiguous or overlaps ``out``."""
+    if type(x) is not np.ndarray or type(alpha) is not np.ndarray or type(axis) is not int:
+        return None
+    shape = x.shape
+    nd = len(shape)
+    if (
+        not -nd <= axis < nd
+        or alpha.shape != (shape[axis],)
+        or alpha.dtype != x.dtype
+        or x.dtype not in _FLOAT_SET
+    ):
+        return None
+    ax = axis % nd
+    return math.prod(shape[ax + 1 :]), math.prod(shape[:ax])
+
+
 def prelu(
     x: npt.ArrayLike, alpha: npt.ArrayLike, *, axis: int = 1, out: Array | None = None
 ) -> Array:
@@ -461,6 +487,10 @@ def prelu(
     ``axis=1`` matches PyTorch's NCHW and ``(N, C)`` layouts; ``axis=-1`` is NHWC. ``alpha`` is cast
     to ``x``'s dtype. Same rounding, NaN and zero rules as :func:`leaky_relu`.
     """
+    if (inner := _prelu_direct_inner(x, alpha, axis)) is not None and (
+        done := _direct(_relu_rs.prelu, x, (alpha, *inner), out)
+    ) is not None:
+        return done
     xa = _input(x, "x")
     al = _PreluAlpha(alpha, xa, axis)
     target = _prepare_out(out, xa.shape, xa.dtype)
@@ -492,6 +522,12 @@ def prelu_grad(
     ``alpha_grad_out``, if given (``alpha``'s shape, ``x``'s dtype), is overwritten with
     ``grad_alpha`` and returned.
     """
+    if alpha_grad_out is None and (inner := _prelu_direct_inner(x, alpha, axis)) is not None:
+        assert isinstance(alpha, np.ndarray)  # checked by _prelu_direct_inner
+        alpha_sums = np.zeros(alpha.shape, dtype=alpha.dtype)
+        done = _direct_grad(_relu_rs.prelu_grad, grad, x, (alpha, *inner), out, alpha_sums)
+        if done is not None:
+            return done, alpha_sums
     g = _input(grad, "grad")
     xa = _input(x, "x")
     _same_shape(g, xa)

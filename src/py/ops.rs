@@ -220,15 +220,16 @@ fn inner_for<T: Element>(out: &Bound<'_, PyAny>, inner_c: usize, inner_f: usize)
     }
 }
 
-/// Extract α as a contiguous 1-D slice-able array of `T`.
+/// Borrow α, a non-empty 1-D array of `T`. `None` (decline: the caller copies it and retries)
+/// when it is borrowed for writing elsewhere, e.g. it overlaps `out`.
 fn alpha_array<'py, T: Element>(
     alpha: &Bound<'py, PyAny>,
-) -> PyResult<numpy::PyReadonlyArrayDyn<'py, T>> {
+) -> PyResult<Option<numpy::PyReadonlyArrayDyn<'py, T>>> {
     let arr = typed::<T>(alpha, "alpha")?;
     if arr.ndim() != 1 || arr.len() == 0 {
         return Err(value_error("alpha must be a non-empty 1-D array"));
     }
-    arr.try_readonly().map_err(|e| borrow_error("alpha", e))
+    borrow_readonly(arr, "alpha")
 }
 
 fn check_prelu_layout(n: usize, channels: usize, inner: usize) -> PyResult<()> {
@@ -291,8 +292,12 @@ pub fn prelu(
     out: &Bound<'_, PyAny>,
 ) -> PyResult<bool> {
     dispatch_float!(out, T => {
-        let alpha_ro = alpha_array::<T>(alpha)?;
-        let a = alpha_ro.as_slice().map_err(|e| borrow_error("alpha", e))?;
+        let Some(alpha_ro) = alpha_array::<T>(alpha)? else {
+            return Ok(false);
+        };
+        let Ok(a) = alpha_ro.as_slice() else {
+            return Ok(false); // not contiguous: the caller makes a contiguous copy
+        };
         let inner = inner_for::<T>(out, inner_c, inner_f);
         let n = out.cast::<PyArrayDyn<T>>().map(|o| o.len()).unwrap_or(0);
         check_prelu_layout(n, a.len(), inner)?;
@@ -317,8 +322,12 @@ pub fn prelu_grad(
     alpha_grad: &Bound<'_, PyAny>,
 ) -> PyResult<bool> {
     dispatch_float!(out, T => {
-        let alpha_ro = alpha_array::<T>(alpha)?;
-        let a = alpha_ro.as_slice().map_err(|e| borrow_error("alpha", e))?;
+        let Some(alpha_ro) = alpha_array::<T>(alpha)? else {
+            return Ok(false);
+        };
+        let Ok(a) = alpha_ro.as_slice() else {
+            return Ok(false); // not contiguous: the caller makes a contiguous copy
+        };
         let ag = typed::<T>(alpha_grad, "alpha_grad")?;
         if ag.ndim() != 1 || ag.len() != a.len() {
             return Err(value_error(format!(
