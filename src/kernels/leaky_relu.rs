@@ -11,12 +11,15 @@ use crate::element::Float;
 ///   so the result is correctly rounded: ≤ 0.5 ULP, and exact where x > 0.
 #[inline(always)]
 pub fn leaky_relu_scalar<T: Float>(x: T, alpha: T) -> T {
+    // The product first, unconditionally: a select of computed values is what vectorizes (with
+    // the product inside the branch, the f16 loop stayed scalar, 7x slower than torch).
+    let scaled = alpha.mul(x);
     if x > T::ZERO || x.is_nan() {
         x
     } else if x == T::ZERO || alpha == T::ZERO {
         T::ZERO
     } else {
-        alpha.mul(x)
+        scaled
     }
 }
 
@@ -47,6 +50,7 @@ pub fn leaky_relu<T: Float>(x: Option<&[T]>, out: &mut [T], alpha: T) {
 /// * α·grad is rounded once: ≤ 0.5 ULP.
 #[inline(always)]
 pub fn leaky_relu_grad_scalar<T: Float>(grad: T, x: T, alpha: T) -> T {
+    let scaled = alpha.mul(grad); // unconditionally, as in leaky_relu_scalar
     if x > T::ZERO {
         grad
     } else if x.is_nan() {
@@ -54,7 +58,7 @@ pub fn leaky_relu_grad_scalar<T: Float>(grad: T, x: T, alpha: T) -> T {
     } else if alpha == T::ZERO {
         T::ZERO
     } else {
-        alpha.mul(grad)
+        scaled
     }
 }
 
