@@ -171,6 +171,84 @@ impl Float for f16 {
     }
 }
 
+/// `dst[i] = src[i] as f32` (exact). `f16c`: the CPU has F16C (the caller checked).
+#[inline]
+pub fn widen_f16(src: &[f16], dst: &mut [f32], f16c: bool) {
+    #[cfg(target_arch = "x86_64")]
+    if f16c {
+        // SAFETY: the caller checked that the CPU has F16C (and so AVX).
+        unsafe { x86::widen_f16c(src, dst) };
+        return;
+    }
+    let _ = f16c;
+    for (d, s) in dst.iter_mut().zip(src) {
+        *d = f16_to_f32(s.to_bits());
+    }
+}
+
+/// `dst[i] = src[i]` rounded to f16 (nearest even, once). `f16c` as in [`widen_f16`].
+#[inline]
+pub fn narrow_f16(src: &[f32], dst: &mut [f16], f16c: bool) {
+    #[cfg(target_arch = "x86_64")]
+    if f16c {
+        // SAFETY: as in widen_f16.
+        unsafe { x86::narrow_f16c(src, dst) };
+        return;
+    }
+    let _ = f16c;
+    for (d, &s) in dst.iter_mut().zip(src) {
+        *d = f16::from_bits(f32_to_f16(s));
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::{f16, f16_to_f32, f32_to_f16};
+    use std::arch::x86_64::{
+        __m128i, _mm256_cvtph_ps, _mm256_cvtps_ph, _mm256_loadu_ps, _mm256_storeu_ps,
+        _mm_loadu_si128, _mm_storeu_si128, _MM_FROUND_TO_NEAREST_INT,
+    };
+
+    /// # Safety
+    /// The CPU has F16C and AVX.
+    #[target_feature(enable = "avx,f16c")]
+    pub unsafe fn widen_f16c(src: &[f16], dst: &mut [f32]) {
+        let n = src.len().min(dst.len());
+        let mut i = 0;
+        while i + 8 <= n {
+            // SAFETY: i + 8 ≤ n elements of both slices.
+            unsafe {
+                let h = _mm_loadu_si128(src.as_ptr().add(i).cast::<__m128i>());
+                _mm256_storeu_ps(dst.as_mut_ptr().add(i), _mm256_cvtph_ps(h));
+            }
+            i += 8;
+        }
+        for j in i..n {
+            dst[j] = f16_to_f32(src[j].to_bits());
+        }
+    }
+
+    /// # Safety
+    /// The CPU has F16C and AVX.
+    #[target_feature(enable = "avx,f16c")]
+    pub unsafe fn narrow_f16c(src: &[f32], dst: &mut [f16]) {
+        let n = src.len().min(dst.len());
+        let mut i = 0;
+        while i + 8 <= n {
+            // SAFETY: i + 8 ≤ n elements of both slices.
+            unsafe {
+                let v = _mm256_loadu_ps(src.as_ptr().add(i));
+                let h = _mm256_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(v);
+                _mm_storeu_si128(dst.as_mut_ptr().add(i).cast::<__m128i>(), h);
+            }
+            i += 8;
+        }
+        for j in i..n {
+            dst[j] = f16::from_bits(f32_to_f16(src[j]));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -260,6 +338,31 @@ mod tests {
         ] {
             check(f);
             check(-f);
+        }
+    }
+
+    #[test]
+    fn block_conversions_match_the_scalar_ones_on_every_value() {
+        let all: Vec<f16> = (0..=u16::MAX).map(f16::from_bits).collect();
+        let hw = crate::simd::has_f16c();
+        let mut wide = vec![0.0f32; all.len()];
+        widen_f16(&all, &mut wide, hw);
+        for (h, w) in all.iter().zip(&wide) {
+            let want = f16_to_f32(h.to_bits());
+            assert!(w.to_bits() == want.to_bits() || (w.is_nan() && want.is_nan()));
+        }
+        // every f16 value, each midpoint and its neighbours, and overflow
+        let mut probe: Vec<f32> = Vec::new();
+        for h in 0..0x7bffu16 {
+            let (lo, hi) = (f16_to_f32(h), f16_to_f32(h + 1));
+            let mid = (lo + hi) * 0.5;
+            probe.extend([lo, mid, mid.next_up(), mid.next_down(), -mid]);
+        }
+        probe.extend([65520.0, 65519.99, 1e10, f32::INFINITY, -f32::INFINITY]);
+        let mut narrow = vec![f16::ZERO; probe.len()];
+        narrow_f16(&probe, &mut narrow, hw);
+        for (p, n) in probe.iter().zip(&narrow) {
+            assert_eq!(n.to_bits(), f32_to_f16(*p), "{p:e}");
         }
     }
 

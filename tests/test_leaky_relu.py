@@ -113,3 +113,18 @@ def test_leaky_alpha_forms() -> None:
     for alpha in (0.5, np.float32(0.5), np.float64(0.5), np.array(0.5), 1, np.int64(1)):
         y = relu_rs.leaky_relu(x, alpha)
         assert y[1] == 1.0
+
+
+def test_float16_nan_bits_come_back_unchanged() -> None:
+    # The float16 kernels compute in float32 (F16C where present); a NaN x must still come out
+    # bit for bit: signalling, negative and with a payload.
+    bits = np.array([0x7C01, 0xFE01, 0x7E55, 0x7D00, 0x3C00, 0xBC00], dtype=np.uint16)
+    x = np.resize(bits, 1027).view(np.float16)  # past a block and a SIMD width
+    g = np.full(x.shape, 2.0, dtype=np.float16)
+    nan = np.isnan(x)
+    for got in (relu_rs.leaky_relu(x, 0.5), relu_rs.leaky_relu_grad(g, x, 0.5),
+                relu_rs.relu_grad(g, x), relu_rs.relu(x)):  # fmt: skip
+        np.testing.assert_array_equal(got.view(np.uint16)[nan], x.view(np.uint16)[nan])
+    y = x.copy()
+    relu_rs.leaky_relu(y, 0.5, out=y)  # in place too
+    np.testing.assert_array_equal(y.view(np.uint16)[nan], x.view(np.uint16)[nan])

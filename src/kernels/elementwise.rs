@@ -1,11 +1,14 @@
-//! The loops every elementwise kernel is built on, and the traits that make each operation
-//! inline into them.
+//! The loops every elementwise kernel is built on, the traits that make each operation inline
+//! into them, and the adapters that run f32 operations on f16 arrays.
 //!
 //! An operation is a small type implementing [`UnaryOp`] or [`BinaryOp`] with an
 //! `#[inline(always)]` `apply`; the loops are generic over it. That (not closures, which cannot be
 //! marked `inline(always)`) guarantees the whole loop body is compiled inside each SIMD path's
 //! `#[target_feature]` function and vectorized for it. The in-place cases are spelled out so that
 //! each loop is a plain zip.
+
+use crate::element::{narrow_f16, widen_f16};
+use half::f16;
 
 /// An elementwise operation of one input.
 pub trait UnaryOp<T>: Sync {
@@ -128,6 +131,92 @@ impl<T: Copy + Sync, O: BinaryOp<T>> ChunkOp<T> for Binary<'_, T, O> {
             window(self.x, start, n),
             out,
         );
+    }
+}
+
+/// f16 elements per block of the f32 adapters: three such buffers stay in L1.
+const F16_BLOCK: usize = 512;
+
+/// Where `x` is NaN, the result is `x` itself, bit for bit (the f32 round trip could quiet a
+/// signalling NaN or, converting in software, drop its payload).
+#[inline(always)]
+fn keep_nan_bits(out: &mut [f16], x: &[f16]) {
+    for (o, &v) in out.iter_mut().zip(x) {
+        // a select, not a conditional store, so the loop vectorizes
+        *o = if v.to_bits() & 0x7fff > 0x7c00 { v } else { *o };
+    }
+}
+
+/// A [`UnaryOp`] on f32 applied to f16 arrays block by block: widen (F16C where `f16c`), apply,
+/// round once to f16. For ops whose f32 result rounded once to f16 is the correctly rounded f16
+/// result (relu, leaky: α·x of two f16 values is exact in f32), and which return `x` for NaN.
+pub struct UnaryF16<'a, O> {
+    pub op: O,
+    pub x: Option<&'a [f16]>,
+    pub f16c: bool,
+}
+
+impl<O: UnaryOp<f32>> ChunkOp<f16> for UnaryF16<'_, O> {
+    const COST: usize = O::COST;
+    #[inline(always)]
+    fn apply(&self, start: usize, out: &mut [f16]) {
+        let mut xin = [f16::ZERO; F16_BLOCK];
+        let mut wide = [0.0f32; F16_BLOCK];
+        for (k, o) in out.chunks_mut(F16_BLOCK).enumerate() {
+            let n = o.len();
+            let s = start + k * F16_BLOCK;
+            // in place, keep the input block: `o` is overwritten before the NaN pass
+            let x: &[f16] = match self.x {
+                Some(x) => &x[s..s + n],
+                None => {
+                    xin[..n].copy_from_slice(o);
+                    &xin[..n]
+                }
+            };
+            widen_f16(x, &mut wide[..n], self.f16c);
+            map_unary(&self.op, None, &mut wide[..n]);
+            narrow_f16(&wide[..n], o, self.f16c);
+            keep_nan_bits(o, x);
+        }
+    }
+}
+
+/// A [`BinaryOp`] on f32 applied to f16 arrays block by block, as [`UnaryF16`]; the op returns
+/// `x` where `x` is NaN.
+pub struct BinaryF16<'a, O> {
+    pub op: O,
+    pub grad: Option<&'a [f16]>,
+    pub x: Option<&'a [f16]>,
+    pub f16c: bool,
+}
+
+impl<O: BinaryOp<f32>> ChunkOp<f16> for BinaryF16<'_, O> {
+    const COST: usize = O::COST;
+    #[inline(always)]
+    fn apply(&self, start: usize, out: &mut [f16]) {
+        let mut xin = [f16::ZERO; F16_BLOCK];
+        let mut gw = [0.0f32; F16_BLOCK];
+        let mut xw = [0.0f32; F16_BLOCK];
+        for (k, o) in out.chunks_mut(F16_BLOCK).enumerate() {
+            let n = o.len();
+            let s = start + k * F16_BLOCK;
+            widen_f16(
+                self.grad.map_or(&*o, |g| &g[s..s + n]),
+                &mut gw[..n],
+                self.f16c,
+            );
+            let x: &[f16] = match self.x {
+                Some(x) => &x[s..s + n],
+                None => {
+                    xin[..n].copy_from_slice(o);
+                    &xin[..n]
+                }
+            };
+            widen_f16(x, &mut xw[..n], self.f16c);
+            map_binary(&self.op, None, Some(&xw[..n]), &mut gw[..n]);
+            narrow_f16(&gw[..n], o, self.f16c);
+            keep_nan_bits(o, x);
+        }
     }
 }
 

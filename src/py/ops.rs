@@ -9,7 +9,7 @@ use super::arrays::{
     value_error,
 };
 use crate::element::Float;
-use crate::kernels::elementwise::{Binary, BinaryOp, Unary, UnaryOp};
+use crate::kernels::elementwise::{Binary, BinaryF16, BinaryOp, Unary, UnaryF16, UnaryOp};
 use crate::kernels::leaky_relu::{LeakyRelu, LeakyReluGrad};
 use crate::kernels::prelu::Prelu;
 use crate::kernels::relu::{Relu, ReluGrad};
@@ -120,6 +120,34 @@ where
     Ok(done.is_some())
 }
 
+/// `out = op(x)` for float16 arrays through the f32 adapter (F16C conversions); the caller checked
+/// that `out` is float16 and that the CPU has F16C.
+fn run_unary_f16<O>(
+    py: Python<'_>,
+    x: &Bound<'_, PyAny>,
+    out: &Bound<'_, PyAny>,
+    op: O,
+) -> PyResult<bool>
+where
+    O: UnaryOp<f32> + Send,
+{
+    let done = with_unary::<f16, ()>(x, out, |xs, o| {
+        let work = UnaryF16 {
+            op,
+            x: xs,
+            f16c: true,
+        };
+        maybe_detach(py, o.len(), || parallel::for_each_chunk(o, &work))
+    })?;
+    Ok(done.is_some())
+}
+
+/// Whether a float16 call can take the F16C adapter: `out` is float16 and the CPU converts in
+/// hardware. (Without F16C the generic f16 kernels, with their software conversion, run.)
+fn f16c_path(out: &Bound<'_, PyAny>) -> bool {
+    crate::simd::has_f16c() && out.cast::<PyArrayDyn<f16>>().is_ok()
+}
+
 /// The input slices of a binary op: `None` where the input is `out` itself.
 struct BinaryInputs<'a, T> {
     grad: Option<&'a [T]>,
@@ -212,6 +240,29 @@ where
     Ok(done.is_some())
 }
 
+/// `out = op(grad, x)` for float16 arrays through the f32 adapter, as [`run_unary_f16`].
+fn run_binary_f16<O>(
+    py: Python<'_>,
+    grad: &Bound<'_, PyAny>,
+    x: &Bound<'_, PyAny>,
+    out: &Bound<'_, PyAny>,
+    op: O,
+) -> PyResult<bool>
+where
+    O: BinaryOp<f32> + Send,
+{
+    let done = with_binary::<f16, ()>(grad, x, out, |inp, o| {
+        let work = BinaryF16 {
+            op,
+            grad: inp.grad,
+            x: inp.x,
+            f16c: true,
+        };
+        maybe_detach(py, o.len(), || parallel::for_each_chunk(o, &work))
+    })?;
+    Ok(done.is_some())
+}
+
 /// The channel run length for `out`'s memory order: `inner_c` for C order, else `inner_f`.
 fn inner_for<T: Element>(out: &Bound<'_, PyAny>, inner_c: usize, inner_f: usize) -> usize {
     match out.cast::<PyArrayDyn<T>>() {
@@ -254,6 +305,10 @@ pub fn relu_grad(
     x: &Bound<'_, PyAny>,
     out: &Bound<'_, PyAny>,
 ) -> PyResult<bool> {
+    if f16c_path(out) {
+        let _env = crate::fpenv::Standard::enter();
+        return run_binary_f16(py, grad, x, out, ReluGrad);
+    }
     dispatch_float!(out, T => run_binary::<T, _>(py, grad, x, out, ReluGrad))
 }
 
@@ -264,6 +319,11 @@ pub fn leaky_relu(
     alpha: f64,
     out: &Bound<'_, PyAny>,
 ) -> PyResult<bool> {
+    if f16c_path(out) {
+        let _env = crate::fpenv::Standard::enter();
+        let alpha = f16::round_from_f64(alpha).to_f32(); // the f16 α, exactly
+        return run_unary_f16(py, x, out, LeakyRelu { alpha });
+    }
     dispatch_float!(out, T => {
         run_unary::<T, _>(py, x, out, LeakyRelu { alpha: T::round_from_f64(alpha) })
     })
@@ -277,6 +337,11 @@ pub fn leaky_relu_grad(
     alpha: f64,
     out: &Bound<'_, PyAny>,
 ) -> PyResult<bool> {
+    if f16c_path(out) {
+        let _env = crate::fpenv::Standard::enter();
+        let alpha = f16::round_from_f64(alpha).to_f32();
+        return run_binary_f16(py, grad, x, out, LeakyReluGrad { alpha });
+    }
     dispatch_float!(out, T => {
         run_binary::<T, _>(py, grad, x, out, LeakyReluGrad { alpha: T::round_from_f64(alpha) })
     })

@@ -53,7 +53,11 @@ impl Isa {
             Isa::Scalar => true,
             Isa::Neon => cfg!(target_arch = "aarch64"),
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 => is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"),
+            Isa::Avx2 => {
+                is_x86_feature_detected!("avx2")
+                    && is_x86_feature_detected!("fma")
+                    && is_x86_feature_detected!("f16c")
+            }
             #[cfg(target_arch = "x86_64")]
             Isa::Avx512 => {
                 is_x86_feature_detected!("avx512f")
@@ -87,6 +91,11 @@ pub fn isa() -> Isa {
             .filter(|isa| isa.is_available())
             .unwrap_or(best)
     })
+}
+
+/// Whether the path in use converts f16 ⇄ f32 in hardware (F16C: every AVX2 and AVX-512 CPU).
+pub fn has_f16c() -> bool {
+    matches!(isa(), Isa::Avx2 | Isa::Avx512)
 }
 
 /// The name of the path the kernels use, for `info()["simd"]`.
