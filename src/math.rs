@@ -36,6 +36,20 @@ fn pow2i(n: f64) -> f64 {
     f64::from_bits((n + POW2_BIAS).to_bits() << 52)
 }
 
+/// `x` clamped to −746 (below it exp(x) rounds to 0) and k = round(x/ln 2), for the reductions.
+#[inline(always)]
+fn clamp_and_k(x: f64) -> (f64, f64) {
+    let xc = if x < -746.0 { -746.0 } else { x };
+    (xc, (xc * LOG2_E + ROUND) - ROUND)
+}
+
+/// p·2^k, with 2^k split into two normal factors so that a subnormal result is rounded once.
+#[inline(always)]
+fn scale_by_pow2(p: f64, k: f64) -> f64 {
+    let k1 = (k * 0.5 + ROUND) - ROUND;
+    p * pow2i(k1) * pow2i(k - k1)
+}
+
 /// exp(x) for x ≤ 0 (x = −∞ gives 0, NaN gives NaN), subnormal results included and rounded once.
 ///
 /// Cody–Waite reduction x = k·ln2 + r, |r| ≤ ln2/2, then the degree-13 Taylor polynomial of
@@ -44,8 +58,7 @@ fn pow2i(n: f64) -> f64 {
 /// unit tests, and through softplus against mpmath).
 #[inline(always)]
 pub fn exp_nonpositive(x: f64) -> f64 {
-    let xc = if x < -746.0 { -746.0 } else { x };
-    let k = (xc * LOG2_E + ROUND) - ROUND;
+    let (xc, k) = clamp_and_k(x);
     let r = (-k).mul_add(LN2_LO, (-k).mul_add(LN2_HI, xc));
     const C: [f64; 12] = [
         1.0 / 6_227_020_800.0, // 1/13!
@@ -66,8 +79,7 @@ pub fn exp_nonpositive(x: f64) -> f64 {
         p = p.mul_add(r, c);
     }
     p = p.mul_add(r, 1.0).mul_add(r, 1.0);
-    let k1 = (k * 0.5 + ROUND) - ROUND;
-    p * pow2i(k1) * pow2i(k - k1)
+    scale_by_pow2(p, k)
 }
 
 const SQRT_2: f64 = std::f64::consts::SQRT_2;
@@ -112,11 +124,10 @@ const LN2: f64 = std::f64::consts::LN_2;
 /// x = k·ln2 + r with one FMA (|r| ≤ ln2/2; the error of ln 2 in f64 adds < 2^−44 for |k| ≤ 1077),
 /// then the degree-9 Taylor polynomial of exp(r) (truncation < 2^−37) by Estrin's scheme (four
 /// dependent steps instead of Horner's ten: the loop is latency-bound), then the same two-factor
-/// scale as [`exp_nonpositive`]. x = −∞ gives 0, NaN gives NaN.
+/// scale ([`scale_by_pow2`]). x = −∞ gives 0, NaN gives NaN.
 #[inline(always)]
 pub fn exp_nonpositive_narrow(x: f64) -> f64 {
-    let xc = if x < -746.0 { -746.0 } else { x };
-    let k = (xc * LOG2_E + ROUND) - ROUND;
+    let (xc, k) = clamp_and_k(x);
     let r = (-k).mul_add(LN2, xc);
     let r2 = r * r;
     let r4 = r2 * r2;
@@ -128,8 +139,7 @@ pub fn exp_nonpositive_narrow(x: f64) -> f64 {
     let b0 = a1.mul_add(r2, a0);
     let b1 = a3.mul_add(r2, a2);
     let p = a4.mul_add(r4 * r4, b1.mul_add(r4, b0));
-    let k1 = (k * 0.5 + ROUND) - ROUND;
-    p * pow2i(k1) * pow2i(k - k1)
+    scale_by_pow2(p, k)
 }
 
 /// `(z, dz)` with `z + dz = β·x` exactly when `z` is finite; `dz = 0` if the product overflowed.

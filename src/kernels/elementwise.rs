@@ -147,6 +147,24 @@ fn keep_nan_bits(out: &mut [f16], x: &[f16]) {
     }
 }
 
+/// The block `s..s + o.len()` of the input `x`; in place (`None`), a copy of `o` in `stage`, since
+/// `o` is overwritten before the NaN pass reads the input again.
+#[inline(always)]
+fn input_block<'a>(
+    x: Option<&'a [f16]>,
+    o: &[f16],
+    s: usize,
+    stage: &'a mut [f16; F16_BLOCK],
+) -> &'a [f16] {
+    match x {
+        Some(x) => &x[s..s + o.len()],
+        None => {
+            stage[..o.len()].copy_from_slice(o);
+            &stage[..o.len()]
+        }
+    }
+}
+
 /// A [`UnaryOp`] on f32 applied to f16 arrays block by block: widen (F16C where `f16c`), apply,
 /// round once to f16. For ops whose f32 result rounded once to f16 is the correctly rounded f16
 /// result (relu, leaky: α·x of two f16 values is exact in f32), and which return `x` for NaN.
@@ -165,14 +183,7 @@ impl<O: UnaryOp<f32>> ChunkOp<f16> for UnaryF16<'_, O> {
         for (k, o) in out.chunks_mut(F16_BLOCK).enumerate() {
             let n = o.len();
             let s = start + k * F16_BLOCK;
-            // in place, keep the input block: `o` is overwritten before the NaN pass
-            let x: &[f16] = match self.x {
-                Some(x) => &x[s..s + n],
-                None => {
-                    xin[..n].copy_from_slice(o);
-                    &xin[..n]
-                }
-            };
+            let x = input_block(self.x, o, s, &mut xin);
             widen_f16(x, &mut wide[..n], self.f16c);
             map_unary(&self.op, None, &mut wide[..n]);
             narrow_f16(&wide[..n], o, self.f16c);
@@ -205,13 +216,7 @@ impl<O: BinaryOp<f32>> ChunkOp<f16> for BinaryF16<'_, O> {
                 &mut gw[..n],
                 self.f16c,
             );
-            let x: &[f16] = match self.x {
-                Some(x) => &x[s..s + n],
-                None => {
-                    xin[..n].copy_from_slice(o);
-                    &xin[..n]
-                }
-            };
+            let x = input_block(self.x, o, s, &mut xin);
             widen_f16(x, &mut xw[..n], self.f16c);
             map_binary(&self.op, None, Some(&xw[..n]), &mut gw[..n]);
             narrow_f16(&gw[..n], o, self.f16c);
