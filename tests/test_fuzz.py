@@ -1,8 +1,9 @@
-"""Fuzz the Python boundary: every call either returns a result of the right shape and dtype or
-raises TypeError/ValueError with a message, and `out` is untouched whenever it raises. Anything
-else (another exception type, a Rust PanicException — a BaseException — or a crash) fails.
+"""Fuzz the Python boundary: every call either returns the reference answer (an independent
+float64 NumPy evaluation of the same inputs) or raises TypeError/ValueError with a message, and
+`out` is untouched whenever it raises. Anything else (another exception type, a Rust
+PanicException — a BaseException — or a crash) fails.
 
-RELU_RS_FUZZ_EXAMPLES sets the number of examples (default 1500; try 100000 by hand)."""
+RELU_RS_FUZZ_EXAMPLES sets the number of examples (default 3000; try 20000 or more by hand)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,19 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from test_prelu import ref_prelu, ref_prelu_grad
 
 import relu_rs
+from conftest import (
+    assert_identical,
+    ref_leaky,
+    ref_leaky_grad,
+    ref_relu,
+    ref_relu_grad,
+    ulp_distance,
+)
 
-EXAMPLES = int(os.environ.get("RELU_RS_FUZZ_EXAMPLES", "1500"))
+EXAMPLES = int(os.environ.get("RELU_RS_FUZZ_EXAMPLES", "3000"))
 
 DTYPES = [
     "f2", "f4", "f8", ">f4", ">f8", "i1", "i4", "u8", ">i2", "?", "c8", "c16", "O", "U3", "M8[s]",
@@ -102,7 +112,7 @@ def test_fuzz_the_boundary(data: st.DataObject) -> None:
     out = data.draw(outs(x))
     before = out.copy() if isinstance(out, np.ndarray) else None
     kwargs: dict[str, Any] = {} if out is None else {"out": out}
-    args: list[Any] = [x] if grad is None else [grad, x]
+    args: list[Any] = [grad, x] if name.endswith("_grad") else [x]  # a None grad is bad input
     if name.startswith("leaky"):
         args.append(data.draw(SCALARS))
     elif name.startswith("prelu"):
@@ -114,6 +124,7 @@ def test_fuzz_the_boundary(data: st.DataObject) -> None:
     elif name.startswith("softplus"):
         args.append(data.draw(st.sampled_from([1.0, 0.5, 0.0, -1.0, np.nan, np.inf, "2", 3])))
         args.append(data.draw(st.sampled_from([None, 20.0, np.nan, -np.inf, np.inf, "x"])))
+    snapshot = [_copy(a) for a in args]  # `out` may be an input: the reference needs them as given
     threads = data.draw(st.sampled_from([None, 1, 2, 3]))
     relu_rs.set_num_threads(threads)
     try:
@@ -128,3 +139,77 @@ def test_fuzz_the_boundary(data: st.DataObject) -> None:
     assert first.shape == np.shape(x)
     if out is not None:
         assert first is out
+    _check_against_reference(name, snapshot, kwargs, result)
+
+
+def _copy(a: Any) -> Any:
+    return np.array(a, copy=True) if isinstance(a, np.ndarray) else a
+
+
+def _softplus64(x: np.ndarray, beta: float, threshold: float) -> np.ndarray:
+    """x + log1p(exp(-z))/beta (z > 0) or log1p(exp(z))/beta, z = beta*x; x where z > threshold."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        z = beta * x
+        tail = np.log1p(np.exp(-np.abs(z))) / beta
+        y = np.where(z > 0, x + tail, tail)
+        return np.where(np.isnan(x), x, np.where(z > threshold, x, y))
+
+
+def _softplus_grad64(g: np.ndarray, x: np.ndarray, beta: float, threshold: float) -> np.ndarray:
+    with np.errstate(over="ignore", invalid="ignore"):
+        z = beta * x
+        e = np.exp(-np.abs(z))
+        sigmoid = np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+        return np.where(np.isnan(x), x, np.where(z > threshold, g, g * sigmoid))
+
+
+def _close(got: np.ndarray, want64: np.ndarray) -> None:
+    """Within 2 ULP for float16/float32 (relu_rs is within 1, the float64 reference far closer);
+    float64: relative 1e-12, since the reference rounds beta*x and that error grows with |z|."""
+    if got.dtype == np.float64:
+        np.testing.assert_allclose(got, want64, rtol=1e-12, atol=1e-300, equal_nan=True)
+    else:
+        with np.errstate(over="ignore"):
+            want = want64.astype(got.dtype)
+        assert ulp_distance(got, want).max(initial=0) <= 2, (got, want)
+
+
+def _check_against_reference(
+    name: str, args: list[Any], kwargs: dict[str, Any], result: Any
+) -> None:
+    first = result[0] if name == "prelu_grad" else result
+    dt = first.dtype
+    with np.errstate(all="ignore"):  # casts of the inputs may overflow, as the call's did
+        arrays = [np.asarray(a).astype(dt) for a in args[: 2 if name.endswith("_grad") else 1]]
+    x = arrays[-1]
+    if name == "relu":
+        assert_identical(first, ref_relu(x))
+    elif name == "relu_grad":
+        assert_identical(first, ref_relu_grad(arrays[0], x))
+    elif name == "leaky_relu":
+        assert_identical(first, ref_leaky(x, args[1]))
+    elif name == "leaky_relu_grad":
+        assert_identical(first, ref_leaky_grad(arrays[0], x, args[2]))
+    elif name == "prelu":
+        with np.errstate(all="ignore"):
+            alpha = np.asarray(args[1]).astype(dt)
+        assert_identical(first, ref_prelu(x, alpha, kwargs.get("axis", 1)))
+    elif name == "prelu_grad":
+        with np.errstate(all="ignore"):
+            alpha = np.asarray(args[2]).astype(dt)
+        if not x.size:  # nothing to sum: zeros of alpha's shape
+            np.testing.assert_array_equal(result[1], np.zeros(alpha.shape, dt))
+            return
+        gx, ga = ref_prelu_grad(arrays[0], x, alpha, kwargs.get("axis", 1))
+        assert_identical(first, gx)
+        tiny = float(np.finfo(dt).smallest_subnormal)
+        np.testing.assert_allclose(result[1], ga, rtol=4 * float(np.finfo(dt).eps), atol=tiny,
+                                   equal_nan=True)  # fmt: skip
+    else:
+        beta = float(args[-2])
+        threshold = np.inf if args[-1] is None else float(args[-1])
+        x64 = x.astype(np.float64)
+        if name == "softplus":
+            _close(first, _softplus64(x64, beta, threshold))
+        else:
+            _close(first, _softplus_grad64(arrays[0].astype(np.float64), x64, beta, threshold))
