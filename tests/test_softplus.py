@@ -134,7 +134,10 @@ def test_softplus_grad_every_layout(dtype: type) -> None:
         with np.errstate(invalid="ignore", over="ignore"):
             want = (g.astype(np.float64) * ref_sigmoid(x.astype(np.float64))).astype(dtype)
         got = relu_rs.softplus_grad(g, x)
-        assert ulp_distance(got, want).max(initial=0) <= 1
+        # the documented bound (2 ULP; the mpmath tests above hold it): this reference is NumPy's
+        # float64 exp, itself up to ~1 ULP off, and not libm's where NumPy has its own SIMD exp
+        # (on an AVX-512 machine this test saw 2 ULP with a bound of 1)
+        assert ulp_distance(got, want).max(initial=0) <= 2
         run_all_outs(relu_rs.softplus_grad, (g, x), got)
 
 
