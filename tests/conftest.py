@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -105,6 +106,18 @@ def ref_sigmoid(z: np.ndarray) -> np.ndarray:
     with np.errstate(over="ignore"):
         e = np.exp(-np.abs(z))
         return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def exact_sum(terms: np.ndarray) -> float:
+    """The correctly rounded float64 sum (math.fsum); IEEE inf/NaN propagation where a term is not
+    finite or the exact sum overflows float64 (where fsum raises)."""
+    if np.isfinite(terms).all():
+        try:
+            return math.fsum(terms)
+        except OverflowError:
+            pass
+    with np.errstate(over="ignore", invalid="ignore"):
+        return float(terms.sum())
 
 
 def ulp_distance(got: np.ndarray, want: np.ndarray) -> np.ndarray:

@@ -11,6 +11,7 @@ import relu_rs
 from conftest import (
     FLOAT_DTYPES,
     assert_identical,
+    exact_sum,
     layouts,
     ref_leaky,
     ref_leaky_grad,
@@ -42,7 +43,7 @@ def ref_prelu_grad(
         per_channel = np.moveaxis(terms, axis, 0) if a.size > 1 else terms
         rows = per_channel.reshape(a.size, -1)
         # exact (fsum) where every term is finite; otherwise IEEE inf/NaN propagation
-        ga = np.array([math.fsum(r) if np.isfinite(r).all() else r.sum() for r in rows])
+        ga = np.array([exact_sum(r) for r in rows])
         return gx, ga.reshape(a.shape).astype(x.dtype)
 
 
