@@ -35,7 +35,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 /// | 1 048 576 | 144.4 | 94.1 | 231.6 | 149.4 | | |
 ///
 /// (That table was taken with this threshold at 60K; below it, both columns are serial.) The
-/// caller starts at once and a helper joins ~15–20 µs later, when it wakes ([`run_parallel`]), so
+/// caller starts at once and a helper joins ~15–20 µs later, when it wakes (`run_parallel`), so
 /// a second thread pays from ~30 µs of serial work. relu's memory traffic is served by a shared
 /// cache up to ~1 MiB, so relu gains nothing until ~512K elements; relu_grad gains from 64K;
 /// softplus (~7 ns per element) from 8K. 128K work units is neutral for relu and a gain for the rest.

@@ -95,7 +95,7 @@ impl<T: Float> ChunkOp<T> for Prelu<'_, T> {
 /// * `out[i] = leaky_relu_grad(grad[i], x[i]; alpha[c])` with `c = channel(start + i)`;
 /// * `acc[c − ch_base] += prelu_alpha_grad_term(grad[i], x[i])` for every `i`, in compensated f64
 ///   sums: channel-innermost layouts add in increasing `i`; channel runs go through
-///   [`prelu_grad_run`]'s fixed lanes.
+///   `prelu_grad_run`'s fixed lanes.
 /// * Except: channel-innermost f16/f32 adds its (exact) terms to the plain f64 sums
 ///   `plain[c − ch_base]` instead, a contiguous array the add loop vectorizes over (the
 ///   `CompensatedSum` array interleaves sums and compensations, so it was strided stores); the
