@@ -97,6 +97,8 @@ def ref_softplus(x: np.ndarray, beta: float = 1.0, threshold: float | None = Non
     xd = x.astype(np.float64)
     with np.errstate(over="ignore", invalid="ignore"):
         y = np.logaddexp(0.0, beta * xd) / beta
+        # beta*x overflowed for a finite x: softplus is x (logaddexp would say inf)
+        y = np.where(np.isposinf(beta * xd) & np.isfinite(xd), xd, y)
         if threshold is not None:
             y = np.where(beta * xd > threshold, xd, y)
     return y.astype(x.dtype)
