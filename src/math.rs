@@ -477,3 +477,238 @@ mod sum_tests {
         assert_eq!(total.value(), f64::INFINITY);
     }
 }
+
+/// ln 2 = `LN2_HI_F + LN2_LO_F` + O(2^−48): `LN2_HI_F` has 15 significant bits, so `k·LN2_HI_F`
+/// is exact for every k the f32 reduction uses (|k| ≤ 159).
+const LN2_HI_F: f32 = f32::from_bits(0x3f31_7200); // 0.693145751953125
+const LN2_LO_F: f32 = f32::from_bits(0x35bf_be8e); // 1.4286068e-6
+/// ln 2 rounded to f32 and the rest.
+const LN2_F: f32 = f32::from_bits(0x3f31_7218);
+const LN2_F_LO: f32 = f32::from_bits(0xb102_e308); // −1.9046542e-9
+/// 1.5·2^23: `(v + ROUND_F) − ROUND_F` rounds `v` to the nearest integer (|v| < 2^22).
+const ROUND_F: f32 = 12_582_912.0;
+/// |x| at or below which softplus_f32 uses the series about 0 rather than exp and log1p.
+const SERIES_BOUND: f32 = 1.0;
+
+/// P(r) = (e^−r − 1 + r)/r² on |r| ≤ 0.3468 (ln2/2 + 2.3e−4), degree 5, relative error < 2^−26.5.
+const EXP_P: [f32; 6] = [
+    f32::from_bits(0x3f00_0000),
+    f32::from_bits(0xbe2a_aaab),
+    f32::from_bits(0x3d2a_aa74),
+    f32::from_bits(0xbc08_8870),
+    f32::from_bits(0x3ab6_a1bd),
+    f32::from_bits(0xb950_929f),
+];
+/// m₂(u) = (log1p(u) − u + u²/2)/u³ on 0 ≤ u ≤ 1.01/e, degree 6, relative error < 2^−23.9
+/// (u²·m₂ ≤ 0.046, so under 2^−28 absolute).
+const LOG1P_M2: [f32; 7] = [
+    f32::from_bits(0x3eaa_aaab),
+    f32::from_bits(0xbe7f_ffb6),
+    f32::from_bits(0x3e4c_c01d),
+    f32::from_bits(0xbe29_d696),
+    f32::from_bits(0x3e0b_8307),
+    f32::from_bits(0xbdc4_322c),
+    f32::from_bits(0x3d20_d03e),
+];
+/// N(s) = (log cosh(√s/2) − s/8)/s² on 0 ≤ s ≤ 1, degree 4, relative error < 2^−24.4
+/// (s²·N ≤ 0.0052, so under 2^−32 absolute).
+const LOGCOSH_N: [f32; 5] = [
+    f32::from_bits(0xbbaa_aaab),
+    f32::from_bits(0x39b6_0b36),
+    f32::from_bits(0xb7dc_f85f),
+    f32::from_bits(0x360d_68ad),
+    f32::from_bits(0xb41c_fa4d),
+];
+
+/// c[0] + c[1]·x + … by Estrin's scheme (pairs, then pairs of pairs): the dependency chain is
+/// log2(N) multiply-adds long instead of N − 1, which is what bounds these loops (each iteration
+/// is one long chain, and the out-of-order window holds less than two).
+#[inline(always)]
+fn estrin_f32<const N: usize>(x: f32, c: &[f32; N]) -> f32 {
+    let x2 = x * x;
+    let x4 = x2 * x2;
+    let pair = |i: usize| -> f32 {
+        if i + 1 < N {
+            c[i + 1].mul_add(x, c[i])
+        } else {
+            c[i]
+        }
+    };
+    let quad = |i: usize| -> f32 {
+        if i + 2 < N {
+            pair(i + 2).mul_add(x2, pair(i))
+        } else {
+            pair(i)
+        }
+    };
+    match N {
+        0..=4 => quad(0),
+        5..=8 => quad(4).mul_add(x4, quad(0)),
+        _ => unreachable!("estrin_f32 takes at most 8 coefficients"),
+    }
+}
+
+/// 2^−k for an integer-valued k in [0, 126], from its bits (no conversion to an integer type).
+#[inline(always)]
+fn pow2_neg_f32(k: f32) -> f32 {
+    f32::from_bits(((127.0 - k) + ROUND_F).to_bits() << 23)
+}
+
+/// (a + b, the exact rounding error) when |a| ≥ |b| (Fast2Sum).
+#[inline(always)]
+fn fast_two_sum(a: f32, b: f32) -> (f32, f32) {
+    let s = a + b;
+    (s, b - (s - a))
+}
+
+/// softplus(x) = log(1 + eˣ) for β = 1, in f32 arithmetic (eight lanes per AVX2 vector instead of
+/// four in f64). The leading terms are carried as unevaluated sums of two f32, so the value before
+/// the one final rounding is within ~2^−26 relative.
+///
+/// * |x| ≤ 1: softplus(x) = ln 2 + x/2 + x²/8 + x⁴·N(x²) (log cosh(x/2) = x²/8 + …).
+/// * |x| > 1: with t = |x| = k·ln 2 + r, e^−t = 2^−k·E, E = e^−r = 1 − r + r²·P(r) as a pair
+///   (E_hi, E_lo); log1p(u) = u·(1 + w), w = u·m(u); softplus(−t) = 2^−k·E·(1 + w) and
+///   softplus(t) = t + the same.
+///
+/// NaN → NaN (the input's bits), −∞ → +0, +∞ → +∞; subnormal results are rounded once from a
+/// 24-bit value (within 0.75 ULP).
+#[inline(always)]
+pub fn softplus_f32(x: f32) -> f32 {
+    let t = x.abs();
+    // e^−t: k = round(t/ln 2) ≤ 159 after the clamp (beyond 110 the tail is far below 2^−149)
+    let tc = if t < 110.0 { t } else { 110.0 };
+    let k = tc.mul_add(std::f32::consts::LOG2_E, ROUND_F) - ROUND_F;
+    // t = k·ln 2 + r_hi − c: r_hi exact, c = k·LN2_LO_F ≤ 2.3e−4, so E = e^−r = e^−r_hi·e^c.
+    // The polynomial takes r_hi (no rounded r on the critical path) and e^c − 1 = c + c²/2
+    // is folded into the low part.
+    let r_hi = (-k).mul_add(LN2_HI_F, tc);
+    let c = k * LN2_LO_F;
+    let c1 = c.mul_add(0.5 * c, c);
+    let e_hi = 1.0 - r_hi;
+    let e_err = (1.0 - e_hi) - r_hi; // exact: |r_hi| < 1
+    let r2 = r_hi * r_hi;
+    // E = e_hi + e_lo: e_err + e_hi·c1 + r_hi²·P(r_hi)·(1 + c1)
+    let e_lo = (r2.mul_add(c1, r2)).mul_add(estrin_f32(r_hi, &EXP_P), e_hi.mul_add(c1, e_err));
+    // 2^−k, clamped so that it stays normal: for k > 100, w < 2^−100 and x + 2^−k·E = x anyway,
+    // and the x < −1 result takes the rest of the scale in a second, rounding, step
+    let kc = if k < 100.0 { k } else { 100.0 };
+    let scale = pow2_neg_f32(kc);
+    let e_hi_scaled = e_hi * scale; // exact
+                                    // u = e^−t, for log1p(u) = u·(1 + w), w = −u/2 + v, v = u²·m₂(u)
+    let u = e_lo.mul_add(scale, e_hi_scaled);
+    let neg_half_u = -0.5 * u;
+    let v = (u * u) * estrin_f32(u, &LOG1P_M2);
+    // E·(1 + w) = E_hi + E_hi·(−u/2) + [E_lo + E_hi·v + E_lo·w]. With h = −2^−k·E_hi/2 (exact),
+    // E_hi·(−u/2) = E_hi·h + E_lo·h exactly; E_hi·h and E_hi + E_hi·h are carried as exact pairs
+    // (TwoProd, Fast2Sum), so only the final sum rounds. None of it waits for E_lo but `base`.
+    let h = -0.5 * e_hi_scaled;
+    let p = e_hi * h;
+    let p_err = e_hi.mul_add(h, -p);
+    let (big, big_err) = fast_two_sum(e_hi, p);
+    let base = e_lo.mul_add(h, e_lo + (big_err + p_err));
+    let small = e_lo.mul_add(v + neg_half_u, e_hi.mul_add(v, base));
+    let big_scaled = big * scale; // exact
+                                  // x < −1: 2^−k·(big + small), rounded to 24 bits and then (if subnormal) once more
+    let negative = small.mul_add(scale, big_scaled) * pow2_neg_f32(k - kc);
+    // x > 1: x + 2^−k·(big + small); that sum is < x/4, so rounding it first adds < 1/8 ULP
+    let positive = x + small.mul_add(scale, big_scaled);
+    // |x| ≤ 1: ln 2 + x/2 + x²/8 + x⁴·N(x²)
+    let sq = x * x;
+    let sq_err = x.mul_add(x, -sq);
+    let (a, a_err) = fast_two_sum(LN2_F, 0.5 * x);
+    let (b, b_err) = fast_two_sum(a, 0.125 * sq);
+    let rest = (sq * sq).mul_add(
+        estrin_f32(sq, &LOGCOSH_N),
+        sq_err.mul_add(0.125, a_err + LN2_F_LO + b_err),
+    );
+    let series = b + rest;
+    if t <= SERIES_BOUND {
+        series
+    } else if x > 0.0 {
+        positive
+    } else if x < 0.0 {
+        negative
+    } else {
+        x // NaN
+    }
+}
+
+#[cfg(test)]
+mod f32_tests {
+    use super::*;
+
+    /// |got − want| in units of the f32 spacing at |want| (2^−149 below the normal range).
+    fn ulps_f32(got: f32, want: f64) -> f64 {
+        if (got as f64) == want || (got.is_nan() && want.is_nan()) {
+            return 0.0;
+        }
+        if !(got.is_finite() && want.is_finite()) {
+            return f64::INFINITY; // a NaN or an infinity where the other is not
+        }
+        let a = want.abs();
+        let e = if a == 0.0 {
+            -1000
+        } else {
+            ((a.to_bits() >> 52) as i64) - 1023
+        };
+        let spacing = 2f64.powi((e.max(-126) - 23) as i32);
+        (got as f64 - want).abs() / spacing
+    }
+
+    /// Every f32: run with `cargo test --release -- --ignored softplus_f32_exhaustive`.
+    #[test]
+    #[ignore]
+    fn softplus_f32_exhaustive() {
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get()) as u64;
+        let handles: Vec<_> = (0..threads)
+            .map(|i| {
+                std::thread::spawn(move || {
+                    let (mut worst, mut worst_x, mut over_half, mut worst_sub) =
+                        (0.0f64, 0.0f32, 0u64, 0.0f64);
+                    let lo = (1u64 << 32) * i / threads;
+                    let hi = (1u64 << 32) * (i + 1) / threads;
+                    let mut bits = lo;
+                    while bits < hi {
+                        let n = 4096.min(hi - bits);
+                        let xs: Vec<f32> =
+                            (bits..bits + n).map(|b| f32::from_bits(b as u32)).collect();
+                        let got: Vec<f32> = xs.iter().map(|&x| softplus_f32(x)).collect();
+                        for (&x, &g) in xs.iter().zip(&got) {
+                            let want = softplus::<Narrow, false>(x as f64, 1.0, f64::INFINITY);
+                            let mut e = ulps_f32(g, want);
+                            if e > 0.5 {
+                                e = ulps_f32(
+                                    g,
+                                    softplus::<Libm, false>(x as f64, 1.0, f64::INFINITY),
+                                );
+                                if e > 0.5 {
+                                    over_half += 1;
+                                }
+                            }
+                            if e > worst && g.abs() >= f32::MIN_POSITIVE {
+                                (worst, worst_x) = (e, x);
+                            }
+                            worst_sub = worst_sub.max(e);
+                        }
+                        bits += n;
+                    }
+                    (worst, worst_x, over_half, worst_sub)
+                })
+            })
+            .collect();
+        let (mut worst, mut worst_x, mut over_half, mut worst_all) = (0.0, 0.0f32, 0, 0.0f64);
+        for h in handles {
+            let (w, x, o, a) = h.join().unwrap();
+            worst_all = worst_all.max(a);
+            over_half += o;
+            if w > worst {
+                (worst, worst_x) = (w, x);
+            }
+        }
+        eprintln!(
+            "softplus_f32: normal results max {worst} ULP at x = {worst_x:e}; all results max \
+             {worst_all} ULP; {over_half} results above 0.5 ULP"
+        );
+        assert!(worst_all <= 1.0);
+    }
+}
