@@ -490,14 +490,15 @@ const ROUND_F: f32 = 12_582_912.0;
 /// |x| at or below which softplus_f32 uses the series about 0 rather than exp and log1p.
 const SERIES_BOUND: f32 = 1.0;
 
-/// P(r) = (e^−r − 1 + r)/r² on |r| ≤ 0.3468 (ln2/2 + 2.3e−4), degree 5, relative error < 2^−26.5.
+/// P(r) = (e^−r − 1 + r)/r² on |r| ≤ 0.3472 (ln2/2 + 332·LN2_LO_F), degree 5, relative error
+/// < 2^−26.5.
 const EXP_P: [f32; 6] = [
     f32::from_bits(0x3f00_0000),
     f32::from_bits(0xbe2a_aaab),
     f32::from_bits(0x3d2a_aa74),
     f32::from_bits(0xbc08_8870),
-    f32::from_bits(0x3ab6_a1bd),
-    f32::from_bits(0xb950_929f),
+    f32::from_bits(0x3ab6_a216),
+    f32::from_bits(0xb950_92ee),
 ];
 /// m₂(u) = (log1p(u) − u + u²/2)/u³ on 0 ≤ u ≤ 1.01/e, degree 6, relative error < 2^−23.9
 /// (u²·m₂ ≤ 0.046, so under 2^−28 absolute).
@@ -561,6 +562,27 @@ fn fast_two_sum(a: f32, b: f32) -> (f32, f32) {
     (s, b - (s - a))
 }
 
+/// e^−t for t ≥ 0 (or NaN) as 2^−k·(e_hi + e_lo): k = round(t/ln 2) after clamping t to
+/// `limit` ≤ 230 (so k ≤ 332), e_hi + e_lo = e^−r (r = t − k·ln 2) to ~2^−28 relative,
+/// |e_lo| < 0.07. NaN gives NaN parts.
+#[inline(always)]
+fn exp_neg_f32(t: f32, limit: f32) -> (f32, f32, f32) {
+    let tc = if t > limit { limit } else { t }; // NaN stays NaN
+    let k = tc.mul_add(std::f32::consts::LOG2_E, ROUND_F) - ROUND_F;
+    // t = k·ln 2 + r_hi − c: r_hi exact, c = k·LN2_LO_F ≤ 4.8e−4, so E = e^−r = e^−r_hi·e^c.
+    // The polynomial takes r_hi (no rounded r on the critical path) and e^c − 1 = c + c²/2
+    // is folded into the low part.
+    let r_hi = (-k).mul_add(LN2_HI_F, tc);
+    let c = k * LN2_LO_F;
+    let c1 = c.mul_add(0.5 * c, c);
+    let e_hi = 1.0 - r_hi;
+    let e_err = (1.0 - e_hi) - r_hi; // exact: |r_hi| < 1
+    let r2 = r_hi * r_hi;
+    // e_lo = e_err + e_hi·c1 + r_hi²·P(r_hi)·(1 + c1)
+    let e_lo = (r2.mul_add(c1, r2)).mul_add(estrin_f32(r_hi, &EXP_P), e_hi.mul_add(c1, e_err));
+    (k, e_hi, e_lo)
+}
+
 /// softplus(x) = log(1 + eˣ) for β = 1, in f32 arithmetic (eight lanes per AVX2 vector instead of
 /// four in f64). The leading terms are carried as unevaluated sums of two f32, so the value before
 /// the one final rounding is within ~2^−26 relative.
@@ -575,26 +597,15 @@ fn fast_two_sum(a: f32, b: f32) -> (f32, f32) {
 #[inline(always)]
 pub fn softplus_f32(x: f32) -> f32 {
     let t = x.abs();
-    // e^−t: k = round(t/ln 2) ≤ 159 after the clamp (beyond 110 the tail is far below 2^−149)
-    let tc = if t < 110.0 { t } else { 110.0 };
-    let k = tc.mul_add(std::f32::consts::LOG2_E, ROUND_F) - ROUND_F;
-    // t = k·ln 2 + r_hi − c: r_hi exact, c = k·LN2_LO_F ≤ 2.3e−4, so E = e^−r = e^−r_hi·e^c.
-    // The polynomial takes r_hi (no rounded r on the critical path) and e^c − 1 = c + c²/2
-    // is folded into the low part.
-    let r_hi = (-k).mul_add(LN2_HI_F, tc);
-    let c = k * LN2_LO_F;
-    let c1 = c.mul_add(0.5 * c, c);
-    let e_hi = 1.0 - r_hi;
-    let e_err = (1.0 - e_hi) - r_hi; // exact: |r_hi| < 1
-    let r2 = r_hi * r_hi;
-    // E = e_hi + e_lo: e_err + e_hi·c1 + r_hi²·P(r_hi)·(1 + c1)
-    let e_lo = (r2.mul_add(c1, r2)).mul_add(estrin_f32(r_hi, &EXP_P), e_hi.mul_add(c1, e_err));
+    // beyond 110, e^−t is far below 2^−149: the result is x or 0
+    let (k, e_hi, e_lo) = exp_neg_f32(t, 110.0);
     // 2^−k, clamped so that it stays normal: for k > 100, w < 2^−100 and x + 2^−k·E = x anyway,
     // and the x < −1 result takes the rest of the scale in a second, rounding, step
     let kc = if k < 100.0 { k } else { 100.0 };
     let scale = pow2_neg_f32(kc);
     let e_hi_scaled = e_hi * scale; // exact
-                                    // u = e^−t, for log1p(u) = u·(1 + w), w = −u/2 + v, v = u²·m₂(u)
+
+    // u = e^−t, for log1p(u) = u·(1 + w), w = −u/2 + v, v = u²·m₂(u)
     let u = e_lo.mul_add(scale, e_hi_scaled);
     let neg_half_u = -0.5 * u;
     let v = (u * u) * estrin_f32(u, &LOG1P_M2);
@@ -608,7 +619,8 @@ pub fn softplus_f32(x: f32) -> f32 {
     let base = e_lo.mul_add(h, e_lo + (big_err + p_err));
     let small = e_lo.mul_add(v + neg_half_u, e_hi.mul_add(v, base));
     let big_scaled = big * scale; // exact
-                                  // x < −1: 2^−k·(big + small), rounded to 24 bits and then (if subnormal) once more
+
+    // x < −1: 2^−k·(big + small), rounded to 24 bits and then (if subnormal) once more
     let negative = small.mul_add(scale, big_scaled) * pow2_neg_f32(k - kc);
     // x > 1: x + 2^−k·(big + small); that sum is < x/4, so rounding it first adds < 1/8 ULP
     let positive = x + small.mul_add(scale, big_scaled);
@@ -633,6 +645,54 @@ pub fn softplus_f32(x: f32) -> f32 {
     }
 }
 
+/// grad·σ(x) = grad/(1 + e^−x) for β = 1 in f32 arithmetic (eight lanes per AVX2 vector).
+///
+/// With u = e^−|x| = 2^−k·(e_hi + e_lo), d = 1 + u is carried as an exact pair (d_hi, d_lo) and
+/// σ = n/d (n = 1 for x ≥ 0, u for x < 0) as q + σ_lo: q = n/d_hi rounded, σ_lo from the exact
+/// residual n − q·d_hi. The product grad·(q + σ_lo) rounds once.
+///
+/// NaN x → NaN; x = +∞ → grad, x = −∞ → grad·0.
+#[inline(always)]
+pub fn sigmoid_grad_f32(grad: f32, x: f32) -> f32 {
+    let t = x.abs();
+    // a huge grad times σ(−t) is a normal f32 down to σ = 2^−277 (t ≈ 192)
+    let (k, e_hi, e_lo) = exp_neg_f32(t, 230.0);
+    // u = 2^−kc·(e_hi + e_lo), kc = min(k, 100) (see softplus_f32). For x < 0 the rest of 2^−k
+    // (≤ 2^−232, in two normal factors) scales grad up front: if that underflows, so does the
+    // result. σ(−∞) = 0 exactly, so grad·σ(−∞) = grad·0 (NaN for an infinite grad).
+    let kc = if k < 100.0 { k } else { 100.0 };
+    let scale = pow2_neg_f32(kc);
+    let negative = x < 0.0;
+    let rest = k - kc;
+    let rest1 = if rest < 116.0 { rest } else { 116.0 };
+    let grad = if x == f32::NEG_INFINITY {
+        grad * 0.0
+    } else if negative {
+        grad * pow2_neg_f32(rest1) * pow2_neg_f32(rest - rest1)
+    } else {
+        grad
+    };
+    let e_hi_scaled = e_hi * scale; // exact
+    let e_lo_scaled = e_lo * scale;
+    // d = 1 + u = d_hi + d_lo: d_hi within an ulp of d, d_lo the rest (the inner sum is exact)
+    let d_hi = e_lo.mul_add(scale, 1.0 + e_hi_scaled);
+    let d_lo = e_lo.mul_add(scale, (1.0 - d_hi) + e_hi_scaled);
+    // σ = n/d, n = 1 (x ≥ 0) or u (x < 0), as q + (n − q·d)/d for q = n_hi/d_hi: the identity is
+    // exact for any q, and (n − q·d) is ~6% of n at most, so its rounding errors hardly count
+    let (n_hi, n_lo) = if negative {
+        (e_hi_scaled, e_lo_scaled)
+    } else {
+        (1.0, 0.0)
+    };
+    let rec = 1.0 / d_hi;
+    let q = n_hi * rec;
+    let correction = (-q).mul_add(d_hi, n_hi) + (-q).mul_add(d_lo, n_lo);
+    // the correction's grad is kept finite, so an infinite grad gives ±∞, not ∞ − ∞
+    let finite_grad = grad.clamp(-f32::MAX, f32::MAX);
+    // a NaN x is NaN throughout
+    grad.mul_add(q, correction * (finite_grad * rec))
+}
+
 #[cfg(test)]
 mod f32_tests {
     use super::*;
@@ -655,16 +715,19 @@ mod f32_tests {
         (got as f64 - want).abs() / spacing
     }
 
-    /// Every f32: run with `cargo test --release -- --ignored softplus_f32_exhaustive`.
-    #[test]
-    #[ignore]
-    fn softplus_f32_exhaustive() {
+    /// `f(x)` against `reference(x)` (f64, to ~2^−35) for every f32 x, both cores:
+    /// (max ULP over results ≥ 2^−120 and the x there, max ULP over all, count above 0.5 ULP).
+    fn every_f32(
+        f: fn(f32) -> f32,
+        reference: fn(f32) -> f64,
+        exact: fn(f32) -> f64,
+    ) -> (f64, f32, f64, u64) {
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get()) as u64;
         let handles: Vec<_> = (0..threads)
             .map(|i| {
                 std::thread::spawn(move || {
-                    let (mut worst, mut worst_x, mut over_half, mut worst_sub) =
-                        (0.0f64, 0.0f32, 0u64, 0.0f64);
+                    let (mut worst, mut worst_x, mut worst_all, mut over_half) =
+                        (0.0f64, 0.0f32, 0.0f64, 0u64);
                     let lo = (1u64 << 32) * i / threads;
                     let hi = (1u64 << 32) * (i + 1) / threads;
                     let mut bits = lo;
@@ -672,43 +735,81 @@ mod f32_tests {
                         let n = 4096.min(hi - bits);
                         let xs: Vec<f32> =
                             (bits..bits + n).map(|b| f32::from_bits(b as u32)).collect();
-                        let got: Vec<f32> = xs.iter().map(|&x| softplus_f32(x)).collect();
+                        let got: Vec<f32> = xs.iter().map(|&x| f(x)).collect();
                         for (&x, &g) in xs.iter().zip(&got) {
-                            let want = softplus::<Narrow, false>(x as f64, 1.0, f64::INFINITY);
-                            let mut e = ulps_f32(g, want);
+                            let mut e = ulps_f32(g, reference(x));
                             if e > 0.5 {
-                                e = ulps_f32(
-                                    g,
-                                    softplus::<Libm, false>(x as f64, 1.0, f64::INFINITY),
-                                );
+                                e = ulps_f32(g, exact(x)); // libm, to rule out the reference
                                 if e > 0.5 {
                                     over_half += 1;
                                 }
                             }
-                            if e > worst && g.abs() >= f32::MIN_POSITIVE {
+                            if e > worst && g.abs() >= 2f32.powi(-120) {
                                 (worst, worst_x) = (e, x);
                             }
-                            worst_sub = worst_sub.max(e);
+                            worst_all = worst_all.max(e);
                         }
                         bits += n;
                     }
-                    (worst, worst_x, over_half, worst_sub)
+                    (worst, worst_x, worst_all, over_half)
                 })
             })
             .collect();
-        let (mut worst, mut worst_x, mut over_half, mut worst_all) = (0.0, 0.0f32, 0, 0.0f64);
+        let mut total = (0.0, 0.0f32, 0.0, 0);
         for h in handles {
-            let (w, x, o, a) = h.join().unwrap();
-            worst_all = worst_all.max(a);
-            over_half += o;
-            if w > worst {
-                (worst, worst_x) = (w, x);
+            let (w, x, a, o) = h.join().unwrap();
+            if w > total.0 {
+                (total.0, total.1) = (w, x);
             }
+            total.2 = f64::max(total.2, a);
+            total.3 += o;
         }
-        eprintln!(
-            "softplus_f32: normal results max {worst} ULP at x = {worst_x:e}; all results max \
-             {worst_all} ULP; {over_half} results above 0.5 ULP"
+        total
+    }
+
+    /// Every f32 (~100 s on 2 cores): `cargo test --release -- --ignored exhaustive`.
+    #[test]
+    #[ignore]
+    fn sigmoid_grad_f32_exhaustive() {
+        const G: f32 = -1.3; // a grad that is not a power of 2, so the product rounds
+        let report = |g: f32, (worst, x, all, over): (f64, f32, f64, u64)| {
+            eprintln!(
+                "grad {g}·sigmoid_f32: results >= 2^-120 max {worst} ULP at x = {x:e}; all \
+                 results max {all} ULP; {over} results above 0.5 ULP"
+            );
+            assert!(all <= 2.0);
+        };
+        report(
+            1.0,
+            every_f32(
+                |x| sigmoid_grad_f32(1.0, x),
+                |x| sigmoid::<Narrow, false>(x as f64, 1.0),
+                |x| sigmoid::<Libm, false>(x as f64, 1.0),
+            ),
         );
-        assert!(worst_all <= 1.0);
+        report(
+            G,
+            every_f32(
+                |x| sigmoid_grad_f32(G, x),
+                |x| G as f64 * sigmoid::<Narrow, false>(x as f64, 1.0),
+                |x| G as f64 * sigmoid::<Libm, false>(x as f64, 1.0),
+            ),
+        );
+    }
+
+    /// Every f32 (~100 s on 2 cores): `cargo test --release -- --ignored exhaustive`.
+    #[test]
+    #[ignore]
+    fn softplus_f32_exhaustive() {
+        let (worst, x, all, over) = every_f32(
+            softplus_f32,
+            |x| softplus::<Narrow, false>(x as f64, 1.0, f64::INFINITY),
+            |x| softplus::<Libm, false>(x as f64, 1.0, f64::INFINITY),
+        );
+        eprintln!(
+            "softplus_f32: results >= 2^-120 max {worst} ULP at x = {x:e}; all results max {all} \
+             ULP; {over} results above 0.5 ULP"
+        );
+        assert!(all <= 1.0);
     }
 }

@@ -429,6 +429,10 @@ pub fn softplus(
     threshold: f64,
     out: &Bound<'_, PyAny>,
 ) -> PyResult<bool> {
+    if beta == 1.0 && f16c_path(out) {
+        let _env = crate::fpenv::Standard::enter();
+        return run_unary_f16(py, x, out, Softplus::<false> { beta, threshold });
+    }
     dispatch_float!(out, T => if beta == 1.0 {
         run_unary::<T, _>(py, x, out, Softplus::<false> { beta, threshold })
     } else {
@@ -445,6 +449,10 @@ pub fn softplus_grad(
     threshold: f64,
     out: &Bound<'_, PyAny>,
 ) -> PyResult<bool> {
+    if beta == 1.0 && f16c_path(out) {
+        let _env = crate::fpenv::Standard::enter();
+        return run_binary_f16(py, grad, x, out, SoftplusGrad::<false> { beta, threshold });
+    }
     dispatch_float!(out, T => if beta == 1.0 {
         run_binary::<T, _>(py, grad, x, out, SoftplusGrad::<false> { beta, threshold })
     } else {
