@@ -1,8 +1,14 @@
-//! Softplus and its gradient. Every element type is evaluated in f64 and rounded once: f32/f16
-//! with the vectorizable exp/log1p of [`crate::math::Narrow`] (the f64 value is within 2^−35
-//! relative of exact, so the rounded result is within 1 ULP; measured 0.5001), f64 with libm's
-//! ([`crate::math::Libm`], within 2 ULP), for every x including those whose result is subnormal. β = 1 takes a specialised loop
-//! without the product and the division.
+//! Softplus and its gradient, for every x including those whose result is subnormal.
+//!
+//! * β = 1, f32 and f16 ([`SoftplusElement`]): evaluated in f32 arithmetic, eight lanes per AVX2
+//!   vector, with the leading terms carried as exact pairs ([`math::softplus_f32`],
+//!   [`math::sigmoid_grad_f32`]); f16 widens to f32 and rounds the f32 result to f16. Measured
+//!   over all 2^32 f32 inputs: softplus ≤ 0.741 ULP (0.774 for subnormal results), grad·σ ≤ 0.86
+//!   ULP (1.07 where the result is within 2^6 of the subnormal range).
+//! * β ≠ 1, and f64: evaluated in f64 ([`math::softplus`], [`math::softplus_grad`]) and rounded
+//!   once: f32/f16 with the vectorizable exp/log1p of [`crate::math::Narrow`] (within 2^−35
+//!   relative, so the rounded result is within 1 ULP), f64 with libm's ([`crate::math::Libm`],
+//!   within 2 ULP).
 
 use super::elementwise::{map_binary, map_unary, BinaryOp, UnaryOp};
 use crate::element::{f16_to_f32, f32_to_f16, Float, ReluElement};
