@@ -134,10 +134,22 @@ def test_softplus_grad_every_layout(dtype: type) -> None:
         with np.errstate(invalid="ignore", over="ignore"):
             want = (g.astype(np.float64) * ref_sigmoid(x.astype(np.float64))).astype(dtype)
         got = relu_rs.softplus_grad(g, x)
-        # the documented bound (2 ULP; the mpmath tests above hold it): this reference is NumPy's
-        # float64 exp, itself up to ~1 ULP off, and not libm's where NumPy has its own SIMD exp
-        # (on an AVX-512 machine this test saw 2 ULP with a bound of 1)
-        assert ulp_distance(got, want).max(initial=0) <= 2
+        if dtype is np.float64:
+            # NumPy's float64 product of a float64 sigmoid is itself up to ~3 ULP off (seen: 2.67
+            # ULP where relu_rs was 0.33 ULP from exact), so float64 is held to mpmath
+            finite = np.isfinite(want) & np.isfinite(got)
+            assert np.array_equal(np.isnan(got), np.isnan(want))
+            assert np.array_equal(got[~finite & ~np.isnan(got)], want[~finite & ~np.isnan(want)])
+            exact = [
+                mpmath.mpf(gv) * _mp_sigmoid(v, 1.0)
+                for gv, v in zip(g[finite].tolist(), x[finite].tolist(), strict=True)
+            ]
+            assert _ulps(got[finite], exact, dtype).max(initial=0) <= 2
+        else:
+            # the documented bound (2 ULP; the mpmath tests above hold it): this reference is
+            # NumPy's float64 exp, itself up to ~1 ULP off, and not libm's where NumPy has its own
+            # SIMD exp (on an AVX-512 machine this test saw 2 ULP with a bound of 1)
+            assert ulp_distance(got, want).max(initial=0) <= 2
         run_all_outs(relu_rs.softplus_grad, (g, x), got)
 
 

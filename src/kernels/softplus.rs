@@ -1,8 +1,8 @@
 //! Softplus and its gradient, for every x including those whose result is subnormal.
 //!
 //! * β = 1, f32 and f16 ([`SoftplusElement`]): evaluated in f32 arithmetic, eight lanes per AVX2
-//!   vector, with the leading terms carried as exact pairs ([`math::softplus_f32`],
-//!   [`math::sigmoid_grad_f32`]); f16 widens to f32 and rounds the f32 result to f16. Measured
+//!   vector, with the leading terms carried as exact pairs ([`math::softplus_native`],
+//!   [`math::sigmoid_grad_native`]); f16 widens to f32 and rounds the f32 result to f16. Measured
 //!   over all 2^32 f32 inputs: softplus ≤ 0.741 ULP (0.774 for subnormal results), grad·σ ≤ 0.86
 //!   ULP (1.07 where the result is within 2^6 of the subnormal range).
 //! * β ≠ 1, and f64: evaluated in f64 ([`math::softplus`], [`math::softplus_grad`]) and rounded
@@ -49,10 +49,10 @@ fn f32_at_or_below(v: f64) -> f32 {
 }
 
 impl SoftplusElement for f32 {
-    /// In f32 arithmetic, eight lanes per AVX2 vector: [`math::softplus_f32`].
+    /// In f32 arithmetic, eight lanes per AVX2 vector: [`math::softplus_native`].
     #[inline(always)]
     fn softplus_unit(self, threshold: f64) -> f32 {
-        let y = math::softplus_f32(self);
+        let y = math::softplus_native(self);
         if self > f32_at_or_below(threshold) {
             self
         } else {
@@ -60,10 +60,10 @@ impl SoftplusElement for f32 {
         }
     }
 
-    /// [`math::sigmoid_grad_f32`].
+    /// [`math::sigmoid_grad_native`].
     #[inline(always)]
     fn softplus_grad_unit(grad: f32, x: f32, threshold: f64) -> f32 {
-        let y = math::sigmoid_grad_f32(grad, x);
+        let y = math::sigmoid_grad_native(grad, x);
         if x > f32_at_or_below(threshold) {
             grad
         } else {
@@ -73,14 +73,26 @@ impl SoftplusElement for f32 {
 }
 
 impl SoftplusElement for f64 {
+    /// In f64 arithmetic, four lanes per AVX2 vector: [`math::softplus_native`].
     #[inline(always)]
     fn softplus_unit(self, threshold: f64) -> f64 {
-        math::softplus::<Libm, false>(self, 1.0, threshold)
+        let y = math::softplus_native(self);
+        if self > threshold {
+            self
+        } else {
+            y
+        }
     }
 
+    /// [`math::sigmoid_grad_native`].
     #[inline(always)]
     fn softplus_grad_unit(grad: f64, x: f64, threshold: f64) -> f64 {
-        math::softplus_grad::<Libm, false>(grad, x, 1.0, threshold)
+        let y = math::sigmoid_grad_native(grad, x);
+        if x > threshold {
+            grad
+        } else {
+            y
+        }
     }
 }
 
@@ -205,16 +217,16 @@ mod tests {
         let mut out = vec![0.0f32; x.len()];
         softplus(Some(&x), &mut out, 1.0, f64::INFINITY);
         for (&o, &v) in out.iter().zip(&x) {
-            assert_eq!(o.to_bits(), math::softplus_f32(v).to_bits());
+            assert_eq!(o.to_bits(), math::softplus_native(v).to_bits());
         }
         // a threshold between two f32: the cutoff is x > threshold, compared exactly
         let above = f32::from_bits(5.0f32.to_bits() + 1);
         let x = [5.0f32, above, -1.0, f32::NAN];
         let mut out = [0.0f32; 4];
         softplus(Some(&x), &mut out, 1.0, 5.000_000_01);
-        assert_eq!(out[0], math::softplus_f32(5.0));
+        assert_eq!(out[0], math::softplus_native(5.0));
         assert_eq!(out[1], above);
-        assert_eq!(out[2], math::softplus_f32(-1.0));
+        assert_eq!(out[2], math::softplus_native(-1.0));
         assert!(out[3].is_nan());
         assert_eq!(f32_at_or_below(5.000_000_01), 5.0);
         assert_eq!(f32_at_or_below(-1e300), f32::NEG_INFINITY);
@@ -235,10 +247,31 @@ mod tests {
             let want = if v > 20.0 {
                 gv
             } else {
-                math::sigmoid_grad_f32(gv, v)
+                math::sigmoid_grad_native(gv, v)
             };
             assert_eq!(o.to_bits(), want.to_bits());
         }
+    }
+
+    #[test]
+    fn f64_grad_special_values() {
+        let inf = f64::INFINITY;
+        let grad_sigmoid = |g: f64, x: f64| {
+            let mut out = [0.0f64];
+            softplus_grad(Some(&[g]), Some(&[x]), &mut out, 1.0, f64::INFINITY);
+            out[0]
+        };
+        assert_eq!(grad_sigmoid(inf, inf), inf);
+        assert!(grad_sigmoid(inf, -inf).is_nan());
+        assert_eq!(grad_sigmoid(2.0, -inf), 0.0);
+        assert!(grad_sigmoid(1.0, f64::NAN).is_nan());
+        // 1e300·e^−1000 ≈ 5.1e−135: far below where σ alone underflows
+        let got = grad_sigmoid(1e300, -1000.0);
+        let want = 1e300 * (-500f64).exp() * (-500f64).exp();
+        assert!((got - want).abs() <= 4.0 * f64::EPSILON * want, "{got:e} vs {want:e}");
+        let mut out = [0.0f64; 3];
+        softplus(Some(&[-inf, inf, -800.0]), &mut out, 1.0, f64::INFINITY);
+        assert_eq!(out, [0.0, inf, 0.0]);
     }
 
     #[test]
