@@ -570,9 +570,10 @@ def softplus(
 
     Evaluated as ``x + log1p(exp(-beta*x))/beta`` (``beta*x > 0``) or ``log1p(exp(beta*x))/beta``:
     within 1 ULP for float32/float16 and 2 ULP for float64 over the whole range, subnormal results
-    included. float32/float16 at ``beta=1`` run in float32 arithmetic with double-word leading
-    terms (measured over every float32: at most 0.78 ULP); other cases are evaluated in float64
-    and rounded once. ``threshold``: where ``beta*x > threshold`` return
+    included. At ``beta=1`` each dtype runs in its own precision (float16 in float32) with the
+    leading terms carried as exact pairs: measured at most 0.78 ULP over every float32, 0.75 ULP
+    on 400K float64 samples. Other ``beta`` are evaluated in float64 and rounded once (float64:
+    libm's exp and log1p). ``threshold``: where ``beta*x > threshold`` return
     ``x`` (``threshold=20`` reproduces ``torch.nn.functional.softplus``); ``None`` (the default)
     applies no cutoff beyond the exact one. ``beta`` must be finite and > 0.
     """
@@ -597,8 +598,8 @@ def softplus_grad(
     """Gradient of softplus: ``grad * sigmoid(beta*x)``; ``grad`` where ``beta*x > threshold``.
 
     sigmoid is evaluated as ``1/(1+t)`` or ``t/(1+t)`` with ``t = exp(-|beta*x|)``, so it never
-    forms inf/inf. Within 2 ULP (float32 at ``beta=1``, measured over every float32 for two grads:
-    at most 1.07 ULP). NaN where ``x`` is NaN.
+    forms inf/inf. Within 2 ULP (at ``beta=1``, measured over every float32 for two grads: at
+    most 1.07 ULP; on 400K float64 samples: 0.99 ULP). NaN where ``x`` is NaN.
     """
     if (fast := _fast_softplus_params(beta, threshold)) is not None and (
         done := _direct_grad(_relu_rs.softplus_grad, grad, x, fast, out)
