@@ -5,7 +5,7 @@
 //!   ([`math::softplus_native`], [`math::sigmoid_grad_native`]); f16 widens to f32 and rounds the
 //!   f32 result to f16. Measured for f32 over all 2^32 inputs: softplus ≤ 0.741 ULP (0.774 for
 //!   subnormal results), grad·σ ≤ 0.86 ULP (1.07 where the result is within 2^6 of the subnormal
-//!   range); for f64 on 400K mpmath samples: ≤ 0.747 and ≤ 0.993 ULP.
+//!   range); for f64 on 400K mpmath samples: ≤ 0.745 and ≤ 0.993 ULP.
 //! * β ≠ 1: evaluated in f64 ([`math::softplus`], [`math::softplus_grad`]) and rounded once:
 //!   f32/f16 with the vectorizable exp/log1p of [`crate::math::Narrow`] (within 2^−35 relative,
 //!   so the rounded result is within 1 ULP), f64 with libm's ([`crate::math::Libm`], within
