@@ -6,6 +6,24 @@
 //!
 //! **f64 evaluation** (β ≠ 1): one formula, generic over where exp and log1p come
 //! from ([`ExpLog1p`]):
+//!
+//! * [`Narrow`]: this module's exp to 2^−36 (degree 9, Estrin) and log1p (≤ 1 ULP), branch-free,
+//!   so the compiler vectorizes the whole formula for every SIMD path. Used for f32 and f16 at
+//!   β ≠ 1, where the f64 value only needs ~2^−30 relative accuracy to round within 1 ULP. The loop is
+//!   throughput-bound at ~30 instructions per element on AVX2 (4 f64 lanes; perf, 1M f32).
+//!   (A full-precision vectorizable exp, degree 13, ≤ 1 ULP, was used here before; it is in the git
+//!   history. For f64 it was not enough: softplus reached 2.2 ULP at β = 10, over the 2-ULP bound.)
+//! * [`Libm`]: libm's exp and log1p (≤ 0.5 ULP), scalar calls. Used for f64 at β ≠ 1, where the
+//!   bound below needs them.
+//!
+//! Both take `z = β·x` as an unevaluated sum `z + dz` (`dz = fma(β, x, −z)`, the exact rounding
+//! error of the product), so a β ≠ 1 does not add the product's rounding error, amplified by |z|,
+//! to the result. The first-order correction uses σ(z)·dz, which is all that survives: |dz| ≤ ulp(z)/2.
+//!
+//! Measured bounds (`tests/test_softplus.py`, mpmath reference, every SIMD path): softplus ≤ 2 ULP
+//! in f64 and ≤ 1 ULP after rounding to f32/f16; grad·sigmoid ≤ 2 ULP. Against the f64 (libm)
+//! path over every 61st f32 bit pattern (70M values), this f32 evaluation is within 0.5001 ULP for
+//! β = 3.
 
 mod native;
 pub use native::{sigmoid_grad_native, softplus_native, NativeFloat};
