@@ -8,8 +8,25 @@ use half::f16;
 /// An element `relu` can rectify: it has a zero, an order, and (for floats) NaN.
 pub trait ReluElement: Copy + PartialOrd + Send + Sync + 'static {
     const ZERO: Self;
+    /// Whether in-place relu loops over this type must read a staged copy (see
+    /// `kernels::elementwise::stage_copy`); `true` for f32 and f64.
+    const STAGE_IN_PLACE: bool = false;
     /// `true` only for a floating-point NaN; always `false` for integers.
     fn is_nan(self) -> bool;
+    /// `self` if `keep`, else zero (`+0.0` for floats).
+    ///
+    /// f32 and f64 mask the bits instead of branching. With a branch, an in-place loop
+    /// `*o = relu(*o)` stores `*o` back unchanged where `keep` holds; LLVM deletes that store and
+    /// vectorizes the rest as a masked store (`vmaskmovps`), which measured 3-4x slower than the
+    /// out-of-place loop (f32, 64K elements, one thread).
+    #[inline(always)]
+    fn keep_or_zero(self, keep: bool) -> Self {
+        if keep {
+            self
+        } else {
+            Self::ZERO
+        }
+    }
 }
 
 /// A floating-point element. Arithmetic on `f16` is done in `f32` and rounded once.
@@ -54,8 +71,15 @@ macro_rules! native_float {
     ($($t:ty => $wide:expr),*) => {$(
         impl ReluElement for $t {
             const ZERO: Self = 0.0;
+            const STAGE_IN_PLACE: bool = true;
             #[inline(always)]
             fn is_nan(self) -> bool { <$t>::is_nan(self) }
+            #[inline(always)]
+            fn keep_or_zero(self, keep: bool) -> Self {
+                // all ones or all zeros
+                let mask = (keep as <$t as NativeBits>::Bits).wrapping_neg();
+                <$t>::from_bits(self.to_bits() & mask)
+            }
         }
         impl Float for $t {
             const WIDE: bool = $wide;
@@ -69,6 +93,17 @@ macro_rules! native_float {
     )*};
 }
 native_float!(f32 => false, f64 => true);
+
+/// The unsigned integer with a float's bits.
+trait NativeBits {
+    type Bits;
+}
+impl NativeBits for f32 {
+    type Bits = u32;
+}
+impl NativeBits for f64 {
+    type Bits = u64;
+}
 
 impl ReluElement for f16 {
     const ZERO: Self = f16::ZERO;

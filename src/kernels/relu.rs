@@ -25,12 +25,11 @@ pub fn relu_scalar<T: ReluElement>(x: T) -> T {
 /// `threshold_backward`. Exact (0 ULP).
 #[inline(always)]
 pub fn relu_grad_scalar<T: Float>(grad: T, x: T) -> T {
-    if x > T::ZERO {
-        grad
-    } else if x.is_nan() {
+    let kept = grad.keep_or_zero(x > T::ZERO);
+    if x.is_nan() {
         x
     } else {
-        T::ZERO
+        kept
     }
 }
 
@@ -38,6 +37,7 @@ pub fn relu_grad_scalar<T: Float>(grad: T, x: T) -> T {
 pub struct Relu;
 
 impl<T: ReluElement> UnaryOp<T> for Relu {
+    const STAGE_IN_PLACE: bool = T::STAGE_IN_PLACE;
     #[inline(always)]
     fn apply(&self, x: T) -> T {
         relu_scalar(x)
@@ -116,5 +116,44 @@ mod tests {
         relu_grad(Some(&g), Some(&x), &mut out);
         assert_eq!(&out[..5], &[1.5, 0.0, 0.0, 0.0, 0.0]);
         assert!(out[5].is_nan());
+    }
+
+    /// In place (the staged loop for relu, `keep_or_zero` for the grad) gives the bits of out of
+    /// place, at lengths around the staging step, with NaN payloads of both signs and -0.
+    #[test]
+    fn in_place_bits_match_out_of_place() {
+        let specials = [
+            f32::from_bits(0x7fc0_0001),
+            f32::from_bits(0xffc0_0000),
+            f32::from_bits(0x7f80_0001), // signalling: must come back unquieted
+            -0.0,
+            0.0,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            -1e-45,
+        ];
+        for n in [0usize, 1, 7, 255, 256, 257, 600] {
+            let x: Vec<f32> = (0..n)
+                .map(|i| match i % 11 {
+                    k @ 0..=7 => specials[k],
+                    k => (i as f32 * 0.37).sin() * k as f32,
+                })
+                .collect();
+            let g: Vec<f32> = x.iter().rev().map(|v| v * 2.0 + 1.0).collect();
+            let mut want = vec![0.0f32; n];
+            relu(Some(&x), &mut want);
+            let mut got = x.clone();
+            relu(None, &mut got);
+            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&got), bits(&want), "relu, n = {n}");
+
+            relu_grad(Some(&g), Some(&x), &mut want);
+            let mut got = g.clone();
+            relu_grad(None, Some(&x), &mut got);
+            assert_eq!(bits(&got), bits(&want), "relu_grad on grad, n = {n}");
+            let mut got = x.clone();
+            relu_grad(Some(&g), None, &mut got);
+            assert_eq!(bits(&got), bits(&want), "relu_grad on x, n = {n}");
+        }
     }
 }
