@@ -38,6 +38,46 @@ def test_relu_out(benchmark: Any, peer: str, size: str, dtype: Any) -> None:
 
 
 @pytest.mark.parametrize("peer", PEERS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_in_place(benchmark: Any, peer: str, dtype: Any) -> None:
+    """``relu(x, out=x)``. After the first round the input is already rectified, for every peer
+    alike; the loop still reads and writes every element."""
+    benchmark.group = f"relu in place {np.dtype(dtype)} 64K"
+    x = data(SIZES["64K"], dtype)
+    if peer == "relu_rs":
+        benchmark(relu_rs.relu, x, out=x)
+    elif peer == "numpy":
+        benchmark(np.maximum, x, 0, out=x)
+    else:
+        torch = torch_or_skip()
+        benchmark(torch.relu_, torch.from_numpy(x))
+
+
+@pytest.mark.parametrize("peer", PEERS)
+@pytest.mark.parametrize("size", ["64K", "1M"])
+def test_relu_grad_in_place(benchmark: Any, peer: str, size: str) -> None:
+    """``relu_grad(g, x, out=g)``, the form a training loop uses to reuse its buffer. The
+    incoming gradient is refreshed from a copy outside the timing, in setup."""
+    benchmark.group = f"relu_grad in place float32 {size}"
+    x, g0 = data(SIZES[size]), data(SIZES[size], seed=1)
+    g = g0.copy()
+
+    def refresh() -> tuple[tuple[()], dict[str, Any]]:
+        np.copyto(g, g0)
+        return (), {}
+
+    if peer == "relu_rs":
+        fn = lambda: relu_rs.relu_grad(g, x, out=g)  # noqa: E731
+    elif peer == "numpy":
+        fn = lambda: np.multiply(g, x > 0, out=g)  # noqa: E731
+    else:
+        torch = torch_or_skip()
+        tg, tx = torch.from_numpy(g), torch.from_numpy(x)
+        fn = lambda: torch.ops.aten.threshold_backward.grad_input(tg, tx, 0, grad_input=tg)  # noqa: E731
+    benchmark.pedantic(fn, setup=refresh, rounds=200)
+
+
+@pytest.mark.parametrize("peer", PEERS)
 @pytest.mark.parametrize("size", ["1M"])
 def test_relu_grad_out(benchmark: Any, peer: str, size: str) -> None:
     benchmark.group = f"relu_grad out= float32 {size}"
