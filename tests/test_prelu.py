@@ -51,7 +51,8 @@ CASES = [
     ("NCHW", (4, 3, 5, 7), 1),
     ("NHWC", (4, 5, 7, 3), -1),
     ("NC", (16, 9), 1),
-    ("NCL", (2, 6, 600), 1),  # channel runs longer than a 512-column tile
+    ("NCL", (2, 6, 600), 1),
+    ("NCL-long", (2, 2, 66_000), 1),  # channel runs longer than a 64K-column tile block
     ("C-first", (3, 8, 8), 0),
 ]
 
