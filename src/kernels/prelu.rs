@@ -147,25 +147,22 @@ pub fn prelu_grad_piece<T: Float>(
                 // Channel-innermost: element j of the run belongs to channel ch + j. Two simple
                 // loops (gradient, then α-gradient terms), each vectorizable.
                 let run = (len - i).min(channels - ch);
+                // index loops, as in prelu_grad_run
                 let (gr, xr) = (&g[i..i + run], &xv[i..i + run]);
-                for (((o, &gv), &xe), &a) in o[i..i + run]
-                    .iter_mut()
-                    .zip(gr)
-                    .zip(xr)
-                    .zip(&alpha[ch..ch + run])
-                {
-                    *o = leaky_relu_grad_scalar(gv, xe, a);
+                let (or, ar) = (&mut o[i..i + run], &alpha[ch..ch + run]);
+                for k in 0..run {
+                    or[k] = leaky_relu_grad_scalar(gr[k], xr[k], ar[k]);
                 }
                 if T::WIDE {
                     let lanes = &mut acc[ch - ch_base..ch - ch_base + run];
-                    for ((acc, &gv), &xe) in lanes.iter_mut().zip(gr).zip(xr) {
-                        acc.add(prelu_alpha_grad_term(gv, xe));
+                    for k in 0..run {
+                        lanes[k].add(prelu_alpha_grad_term(gr[k], xr[k]));
                     }
                 } else {
-                    // exact products, ≤ 64 rows per tile
+                    // exact products, one per row of the tile: at most 256K / channels terms
                     let lanes = &mut plain[ch - ch_base..ch - ch_base + run];
-                    for ((sum, &gv), &xe) in lanes.iter_mut().zip(gr).zip(xr) {
-                        *sum += prelu_alpha_grad_term(gv, xe);
+                    for k in 0..run {
+                        lanes[k] += prelu_alpha_grad_term(gr[k], xr[k]);
                     }
                 }
                 i += run;
@@ -210,26 +207,28 @@ fn prelu_grad_run<T: Float>(g: &[T], x: &[T], out: &mut [T], alpha: T, sum: &mut
     let mut plain = [0.0f64; LANES];
     let mut compensated = CompensatedLanes::<LANES>::default();
     let mut terms = [0.0f64; RUN_BLOCK];
-    for ((o, g), x) in out
-        .chunks_mut(RUN_BLOCK)
-        .zip(g.chunks(RUN_BLOCK))
-        .zip(x.chunks(RUN_BLOCK))
-    {
-        for ((o, &gv), &xe) in o.iter_mut().zip(g).zip(x) {
-            *o = leaky_relu_grad_scalar(gv, xe, alpha);
+    let n = out.len();
+    let (g, x) = (&g[..n], &x[..n]);
+    // index loops over blocks: with chunked zips, the iterator constructors were left as calls
+    // (3 per block, and their results went through the stack)
+    for s in (0..n).step_by(RUN_BLOCK) {
+        let m = (n - s).min(RUN_BLOCK);
+        let (o, g, x) = (&mut out[s..s + m], &g[s..s + m], &x[s..s + m]);
+        for k in 0..m {
+            o[k] = leaky_relu_grad_scalar(g[k], x[k], alpha);
         }
-        let n = o.len();
-        for ((t, &gv), &xe) in terms[..n].iter_mut().zip(g).zip(x) {
-            *t = prelu_alpha_grad_term(gv, xe);
+        for k in 0..m {
+            terms[k] = prelu_alpha_grad_term(g[k], x[k]);
         }
-        terms[n..].fill(0.0);
-        for chunk in terms.chunks_exact(LANES) {
-            let chunk: [f64; LANES] = chunk.try_into().expect("LANES divides RUN_BLOCK");
+        terms[m..].fill(0.0);
+        for c in (0..RUN_BLOCK).step_by(LANES) {
             if T::WIDE {
+                let mut chunk = [0.0; LANES];
+                chunk.copy_from_slice(&terms[c..c + LANES]);
                 compensated.add(chunk);
             } else {
-                for (p, t) in plain.iter_mut().zip(chunk) {
-                    *p += t;
+                for l in 0..LANES {
+                    plain[l] += terms[c + l];
                 }
             }
         }
