@@ -154,8 +154,11 @@ pub fn f32_to_f16(f: f32) -> u16 {
         .wrapping_sub(DENORM_MAGIC);
     // normal results: rebias, round to nearest even on the 13 dropped bits
     let odd = (x >> 13) & 1;
-    let normal =
-        (x.wrapping_add(((15u32).wrapping_sub(127) << 23).wrapping_add(0xfff)) + odd) >> 13;
+    // (wrapping: for NaN and huge x the sum overflows, and is then not the one selected)
+    let normal = x
+        .wrapping_add(((15u32).wrapping_sub(127) << 23).wrapping_add(0xfff))
+        .wrapping_add(odd)
+        >> 13;
     let h = if x >= F16_MAX {
         big
     } else if x < (113 << 23) {

@@ -278,7 +278,8 @@ pub fn for_each_chunk<T: Send, O: ChunkOp<T>>(out: &mut [T], op: &O) {
 }
 
 /// PReLU backward's time per element relative to relu (measured: ~3 ns per f32 element on one
-/// thread, NCHW 32×64×56×56 and (4096, 1024)).
+/// thread, NCHW 32×64×56×56 and (4096, 1024), with the old 512-column tiles; ~1.3-1.4 ns now,
+/// most of it memory traffic, so the threshold (6.5K elements) errs toward threads).
 const PRELU_GRAD_COST: usize = 20;
 
 /// Target width (elements) of a column block of a PReLU backward tile.

@@ -1,7 +1,8 @@
 //! Leaky ReLU and its gradient, for one α shared by every element.
 
-use super::elementwise::{map_binary, map_unary, BinaryOp, UnaryOp};
+use super::elementwise::{map_binary, map_unary, BinaryOp, ChunkOp, UnaryOp};
 use crate::element::Float;
+use half::f16;
 
 /// leaky_relu(x; α) = x if x > 0 else α·x = max(0, x) + α·min(0, x).
 ///
@@ -80,9 +81,123 @@ pub fn leaky_relu_grad<T: Float>(grad: Option<&[T]>, x: Option<&[T]>, out: &mut 
     map_binary(&LeakyReluGrad { alpha }, grad, x, out);
 }
 
+/// Leaky ReLU on f16 arrays in one pass with F16C, as chunk work: per 8 elements, widen, α·x,
+/// select, round once to f16, and restore NaN inputs bit for bit, all in registers.
+///
+/// The same results, bit for bit, as [`leaky_relu_scalar`] on f16 (α·x of two f16 values is exact
+/// in f32 and is rounded once), for α ≠ 0: the caller runs relu for α = 0, where the f32 product
+/// 0·(−∞) would be NaN. Build it only where the CPU has F16C ([`crate::simd::has_f16c`]).
+///
+/// Why not the generic f16 adapter (widen a block, apply, narrow, fix NaNs: four passes over L1):
+/// about 20 instructions per 8 elements against 11 here; it ran at 0.4-0.6x PyTorch's
+/// float16 leaky_relu (4M elements, 2 threads).
+pub struct LeakyReluF16c<'a> {
+    pub x: Option<&'a [f16]>,
+    /// The f16 α, as f32 (exactly); not zero.
+    pub alpha: f32,
+}
+
+impl ChunkOp<f16> for LeakyReluF16c<'_> {
+    #[inline(always)]
+    fn apply(&self, start: usize, out: &mut [f16]) {
+        let x = self.x.map(|x| &x[start..start + out.len()]);
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the op is built only where the CPU has F16C (and so AVX2: simd::has_f16c).
+        unsafe {
+            x86::leaky_relu_f16c(x, out, self.alpha)
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        leaky_relu(x, out, f16::from_f32(self.alpha));
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::{f16, leaky_relu_scalar};
+    use std::arch::x86_64::{
+        __m128i, _mm256_add_ps, _mm256_blendv_ps, _mm256_cmp_ps, _mm256_cvtph_ps, _mm256_cvtps_ph,
+        _mm256_mul_ps, _mm256_set1_ps, _mm256_setzero_ps, _mm_and_si128, _mm_blendv_epi8,
+        _mm_cmpgt_epi16, _mm_loadu_si128, _mm_set1_epi16, _mm_storeu_si128, _CMP_LT_OQ,
+        _MM_FROUND_TO_NEAREST_INT,
+    };
+
+    /// `out = leaky_relu(x; alpha)` for f16 (`x = None`: in place), α ≠ 0; see
+    /// [`super::LeakyReluF16c`].
+    ///
+    /// # Safety
+    /// The CPU has AVX2 and F16C; `x`, when given, has `out.len()` elements.
+    #[target_feature(enable = "avx2,f16c")]
+    pub unsafe fn leaky_relu_f16c(x: Option<&[f16]>, out: &mut [f16], alpha: f32) {
+        let n = out.len();
+        let dst = out.as_mut_ptr();
+        let src = x.map_or(dst.cast_const(), <[f16]>::as_ptr);
+        let a = _mm256_set1_ps(alpha);
+        let zero = _mm256_setzero_ps();
+        let magnitude = _mm_set1_epi16(0x7fff);
+        let infinity = _mm_set1_epi16(0x7c00);
+        let full = n / 8 * 8;
+        for i in (0..full).step_by(8) {
+            // SAFETY: i + 8 <= n elements of `out` and of `x`; each group is read before it is
+            // written, so in place works.
+            unsafe {
+                let h = _mm_loadu_si128(src.add(i).cast::<__m128i>());
+                let v = _mm256_cvtph_ps(h);
+                let negative = _mm256_cmp_ps::<_CMP_LT_OQ>(v, zero); // false for NaN and -0
+                let r = _mm256_blendv_ps(v, _mm256_mul_ps(v, a), negative);
+                // -0 (from x = -0) + 0 = +0; every other value is unchanged
+                let r = _mm256_add_ps(r, zero);
+                let r = _mm256_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(r);
+                // NaN: |x| bits above infinity's; the input's own bits go back
+                let nan = _mm_cmpgt_epi16(_mm_and_si128(h, magnitude), infinity);
+                _mm_storeu_si128(dst.add(i).cast::<__m128i>(), _mm_blendv_epi8(r, h, nan));
+            }
+        }
+        let a16 = f16::from_f32(alpha);
+        for i in full..n {
+            // SAFETY: i < n, as above.
+            unsafe { *dst.add(i) = leaky_relu_scalar(*src.add(i), a16) };
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The one-pass F16C kernel gives the generic f16 kernel's bits for every f16 input (NaN
+    /// payloads, signalling NaNs and -0 included), for α that round, underflow, flip signs or
+    /// overflow, out of place and in place, at lengths that leave a tail.
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn f16c_kernel_matches_generic_on_every_f16() {
+        if !crate::simd::has_f16c() {
+            return;
+        }
+        let every: Vec<f16> = (0..=u16::MAX).map(f16::from_bits).collect();
+        for alpha in [0.01f32, -1.0, 0.1, 3.0e-5, -7.5, 65504.0] {
+            let a16 = f16::from_f32(alpha);
+            let mut want = vec![f16::ZERO; every.len()];
+            leaky_relu(Some(&every), &mut want, a16);
+            for len in [every.len(), every.len() - 3] {
+                let op = LeakyReluF16c {
+                    x: Some(&every[..len]),
+                    alpha: a16.to_f32(),
+                };
+                let mut got = vec![f16::ZERO; len];
+                op.apply(0, &mut got);
+                let mut in_place = every[..len].to_vec();
+                LeakyReluF16c {
+                    x: None,
+                    alpha: a16.to_f32(),
+                }
+                .apply(0, &mut in_place);
+                for (i, ((g, p), w)) in got.iter().zip(&in_place).zip(&want).enumerate() {
+                    assert_eq!(g.to_bits(), w.to_bits(), "x = {:#06x}, alpha = {alpha}", i);
+                    assert_eq!(p.to_bits(), w.to_bits(), "in place, x = {:#06x}", i);
+                }
+            }
+        }
+    }
 
     #[test]
     fn leaky_forward_rules() {

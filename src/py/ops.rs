@@ -10,7 +10,7 @@ use super::arrays::{
 };
 use crate::element::Float;
 use crate::kernels::elementwise::{Binary, BinaryF16, BinaryOp, Unary, UnaryF16, UnaryOp};
-use crate::kernels::leaky_relu::{LeakyRelu, LeakyReluGrad};
+use crate::kernels::leaky_relu::{LeakyRelu, LeakyReluF16c, LeakyReluGrad};
 use crate::kernels::prelu::Prelu;
 use crate::kernels::relu::{Relu, ReluGrad};
 use crate::kernels::softplus::{Softplus, SoftplusGrad};
@@ -322,7 +322,15 @@ pub fn leaky_relu(
     if f16c_path(out) {
         let _env = crate::fpenv::Standard::enter();
         let alpha = f16::round_from_f64(alpha).to_f32(); // the f16 α, exactly
-        return run_unary_f16(py, x, out, LeakyRelu { alpha });
+        if alpha == 0.0 {
+            // leaky with α = 0 is relu, element for element (LeakyReluF16c needs α ≠ 0)
+            return run_unary::<f16, _>(py, x, out, Relu);
+        }
+        let done = with_unary::<f16, ()>(x, out, |xs, o| {
+            let work = LeakyReluF16c { x: xs, alpha };
+            maybe_detach(py, o.len(), || parallel::for_each_chunk(o, &work))
+        })?;
+        return Ok(done.is_some());
     }
     dispatch_float!(out, T => {
         run_unary::<T, _>(py, x, out, LeakyRelu { alpha: T::round_from_f64(alpha) })
