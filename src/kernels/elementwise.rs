@@ -244,13 +244,15 @@ impl<O: UnaryOp<f32>> ChunkOp<f16> for UnaryF16<'_, O> {
     fn apply(&self, start: usize, out: &mut [f16]) {
         let mut xin = [f16::ZERO; F16_BLOCK];
         let mut wide = [0.0f32; F16_BLOCK];
+        // results in their own buffer: out of place, the op loop needs no staging
+        let mut res = [0.0f32; F16_BLOCK];
         for (k, o) in out.chunks_mut(F16_BLOCK).enumerate() {
             let n = o.len();
             let s = start + k * F16_BLOCK;
             let x = input_block(self.x, o, s, &mut xin);
             widen_f16(x, &mut wide[..n], self.f16c);
-            map_unary(&self.op, None, &mut wide[..n]);
-            narrow_f16(&wide[..n], o, self.f16c);
+            map_unary(&self.op, Some(&wide[..n]), &mut res[..n]);
+            narrow_f16(&res[..n], o, self.f16c);
             keep_nan_bits(o, x);
         }
     }
@@ -272,6 +274,7 @@ impl<O: BinaryOp<f32>> ChunkOp<f16> for BinaryF16<'_, O> {
         let mut xin = [f16::ZERO; F16_BLOCK];
         let mut gw = [0.0f32; F16_BLOCK];
         let mut xw = [0.0f32; F16_BLOCK];
+        let mut res = [0.0f32; F16_BLOCK]; // as in UnaryF16
         for (k, o) in out.chunks_mut(F16_BLOCK).enumerate() {
             let n = o.len();
             let s = start + k * F16_BLOCK;
@@ -282,8 +285,8 @@ impl<O: BinaryOp<f32>> ChunkOp<f16> for BinaryF16<'_, O> {
             );
             let x = input_block(self.x, o, s, &mut xin);
             widen_f16(x, &mut xw[..n], self.f16c);
-            map_binary(&self.op, None, Some(&xw[..n]), &mut gw[..n]);
-            narrow_f16(&gw[..n], o, self.f16c);
+            map_binary(&self.op, Some(&gw[..n]), Some(&xw[..n]), &mut res[..n]);
+            narrow_f16(&res[..n], o, self.f16c);
             keep_nan_bits(o, x);
         }
     }
