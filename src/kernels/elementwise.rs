@@ -77,9 +77,9 @@ const STAGE: usize = 256;
 /// store (`vmaskmovps`), slow on AMD. Reading from a copy makes every store unconditional.
 /// Measured with fresh data each call (`benches/bench_relu.py`, 64K, 2 threads): relu in place
 /// f32 44 -> 16 µs. Softplus and its gradient (which return x, or grad, above the threshold)
-/// opt in too: in place 3.0 -> 2.5 ns per f32 element, and the f16 adapters, which update their
-/// f32 block in place, 3.2 -> 2.7 (softplus) and 2.7 -> 2.1 (grad). Leaky, and relu on f16 and
-/// integers, compile to selects LLVM keeps; relu_grad avoids the pattern with
+/// opt in too: in place 3.0 -> 2.5 ns per f32 element. (The f16 adapters hit this too while they
+/// updated their f32 block in place; they now write results to a buffer of their own.) Leaky,
+/// and relu on f16 and integers, compile to selects LLVM keeps; relu_grad avoids the pattern with
 /// [`ReluElement::keep_or_zero`].
 ///
 /// [`ReluElement::keep_or_zero`]: crate::element::ReluElement::keep_or_zero
