@@ -305,10 +305,6 @@ pub fn relu_grad(
     x: &Bound<'_, PyAny>,
     out: &Bound<'_, PyAny>,
 ) -> PyResult<bool> {
-    if f16c_path(out) {
-        let _env = crate::fpenv::Standard::enter();
-        return run_binary_f16(py, grad, x, out, ReluGrad);
-    }
     dispatch_float!(out, T => run_binary::<T, _>(py, grad, x, out, ReluGrad))
 }
 
