@@ -6,9 +6,11 @@
 //! numbers from the shape, the axis and the memory order (C or F).
 
 use super::elementwise::{map_unary, ChunkOp};
-use super::leaky_relu::{leaky_relu_grad_scalar, leaky_relu_scalar, LeakyRelu};
+use super::leaky_relu::{leaky_relu_grad_scalar, leaky_relu_scalar, LeakyRelu, LeakyReluF16c};
+use super::relu::Relu;
 use crate::element::Float;
 use crate::math::{CompensatedLanes, CompensatedSum};
+use half::f16;
 
 /// Elements handled per inner block; in-place inputs are staged through a stack buffer this big.
 const BLOCK: usize = 256;
@@ -71,6 +73,48 @@ pub fn prelu<T: Float>(x: Option<&[T]>, out: &mut [T], alpha: &[T], inner: usize
             run
         };
         i += run;
+    }
+}
+
+/// Forward PReLU on f16 arrays where the CPU has F16C, as chunk work: each channel run (inner > 1)
+/// goes through the one-pass leaky kernel [`LeakyReluF16c`] (relu where the run's α is 0);
+/// channel-innermost layouts (inner = 1) take the generic f16 kernel. Bit-identical to
+/// [`Prelu`] on f16 (the leaky kernel is, element for element).
+///
+/// Measured before it (NCHW 32×64×56×56, 2 threads): the generic f16 kernel, whose α·x goes
+/// through software f16 conversions, took 2.9 ms, against 1.6 ms for PyTorch.
+pub struct PreluF16c<'a> {
+    pub x: Option<&'a [f16]>,
+    pub alpha: &'a [f16],
+    pub inner: usize,
+}
+
+impl ChunkOp<f16> for PreluF16c<'_> {
+    const COST: usize = 2;
+    #[inline(always)]
+    fn apply(&self, start: usize, out: &mut [f16]) {
+        let x = self.x.map(|x| &x[start..start + out.len()]);
+        if self.inner == 1 {
+            prelu(x, out, self.alpha, 1, start);
+            return;
+        }
+        let channels = self.alpha.len();
+        let n = out.len();
+        let mut i = 0;
+        while i < n {
+            let pos = start + i;
+            let ch = channel_of(pos, self.inner, channels);
+            let run = (n - i).min(self.inner - pos % self.inner);
+            let xs = x.map(|x| &x[i..i + run]);
+            let o = &mut out[i..i + run];
+            let alpha = self.alpha[ch].to_f32();
+            if alpha == 0.0 {
+                map_unary(&Relu, xs, o);
+            } else {
+                LeakyReluF16c { x: xs, alpha }.apply(0, o);
+            }
+            i += run;
+        }
     }
 }
 
@@ -245,6 +289,52 @@ fn prelu_grad_run<T: Float>(g: &[T], x: &[T], out: &mut [T], alpha: T, sum: &mut
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The F16C forward gives the generic f16 forward's bits: every f16 value, channels with
+    /// α = 0, −1 and values that round, runs cut at chunk starts, in and out of place.
+    #[test]
+    fn f16c_forward_matches_generic() {
+        if !crate::simd::has_f16c() {
+            return;
+        }
+        let x: Vec<f16> = (0..=u16::MAX).map(f16::from_bits).collect();
+        let alphas = [0.25f32, 0.0, -1.0, 0.1, 3.0e-5].map(f16::from_f32);
+        // each rotation puts another α on the channel of each special value
+        for (rotation, inner) in (0..alphas.len()).flat_map(|r| [(r, 1usize), (r, 7), (r, 1000)]) {
+            let mut alpha = alphas.to_vec();
+            alpha.rotate_left(rotation);
+            let n = x.len() / (alpha.len() * inner) * (alpha.len() * inner);
+            for start in [0usize, 3, 1001] {
+                let (xs, len) = (&x[start..n], n - start);
+                let mut want = vec![f16::ZERO; len];
+                Prelu {
+                    x: Some(&x[..n]),
+                    alpha: &alpha,
+                    inner,
+                }
+                .apply(start, &mut want);
+                let mut got = vec![f16::ZERO; len];
+                PreluF16c {
+                    x: Some(&x[..n]),
+                    alpha: &alpha,
+                    inner,
+                }
+                .apply(start, &mut got);
+                let mut in_place = xs.to_vec();
+                PreluF16c {
+                    x: None,
+                    alpha: &alpha,
+                    inner,
+                }
+                .apply(start, &mut in_place);
+                for i in 0..len {
+                    let w = want[i].to_bits();
+                    assert_eq!(got[i].to_bits(), w, "inner {inner}, start {start}, i {i}");
+                    assert_eq!(in_place[i].to_bits(), w, "in place, inner {inner}, i {i}");
+                }
+            }
+        }
+    }
 
     /// (outer, channels, inner) = (2, 3, 2): flat channel pattern 0 0 1 1 2 2 0 0 1 1 2 2.
     #[test]

@@ -9,9 +9,9 @@ use super::arrays::{
     value_error,
 };
 use crate::element::Float;
-use crate::kernels::elementwise::{Binary, BinaryF16, BinaryOp, Unary, UnaryF16, UnaryOp};
+use crate::kernels::elementwise::{Binary, BinaryF16, BinaryOp, ChunkOp, Unary, UnaryF16, UnaryOp};
 use crate::kernels::leaky_relu::{LeakyRelu, LeakyReluF16c, LeakyReluGrad};
-use crate::kernels::prelu::Prelu;
+use crate::kernels::prelu::{Prelu, PreluF16c};
 use crate::kernels::relu::{Relu, ReluGrad};
 use crate::kernels::softplus::{Softplus, SoftplusGrad};
 use crate::parallel;
@@ -351,6 +351,61 @@ pub fn leaky_relu_grad(
     })
 }
 
+/// How the forward PReLU builds its chunk work for element type `T`.
+trait PreluWork<T: Element> {
+    type Work<'a>: ChunkOp<T>
+    where
+        T: 'a;
+    fn make<'a>(x: Option<&'a [T]>, alpha: &'a [T], inner: usize) -> Self::Work<'a>;
+}
+
+/// The generic kernel, every float type.
+struct GenericPrelu;
+impl<T: Float + Element + Send + Sync> PreluWork<T> for GenericPrelu {
+    type Work<'a> = Prelu<'a, T>;
+    fn make<'a>(x: Option<&'a [T]>, alpha: &'a [T], inner: usize) -> Prelu<'a, T> {
+        Prelu { x, alpha, inner }
+    }
+}
+
+/// The F16C kernel, float16 where the CPU has F16C.
+struct F16cPrelu;
+impl PreluWork<f16> for F16cPrelu {
+    type Work<'a> = PreluF16c<'a>;
+    fn make<'a>(x: Option<&'a [f16]>, alpha: &'a [f16], inner: usize) -> PreluF16c<'a> {
+        PreluF16c { x, alpha, inner }
+    }
+}
+
+/// `out = prelu(x, alpha)` with `W`'s kernel; `false` if the zero-copy path does not apply.
+fn run_prelu<T, W>(
+    py: Python<'_>,
+    x: &Bound<'_, PyAny>,
+    alpha: &Bound<'_, PyAny>,
+    inner_c: usize,
+    inner_f: usize,
+    out: &Bound<'_, PyAny>,
+) -> PyResult<bool>
+where
+    T: Element + Copy + Send + Sync,
+    W: PreluWork<T>,
+{
+    let Some(alpha_ro) = alpha_array::<T>(alpha)? else {
+        return Ok(false);
+    };
+    let Ok(a) = alpha_ro.as_slice() else {
+        return Ok(false); // not contiguous: the caller makes a contiguous copy
+    };
+    let inner = inner_for::<T>(out, inner_c, inner_f);
+    let n = out.cast::<PyArrayDyn<T>>().map(|o| o.len()).unwrap_or(0);
+    check_prelu_layout(n, a.len(), inner)?;
+    let done = with_unary::<T, ()>(x, out, |xs, o| {
+        let work = W::make(xs, a, inner);
+        maybe_detach(py, o.len(), || parallel::for_each_chunk(o, &work))
+    })?;
+    Ok(done.is_some())
+}
+
 #[pyfunction]
 pub fn prelu(
     py: Python<'_>,
@@ -360,22 +415,11 @@ pub fn prelu(
     inner_f: usize,
     out: &Bound<'_, PyAny>,
 ) -> PyResult<bool> {
-    dispatch_float!(out, T => {
-        let Some(alpha_ro) = alpha_array::<T>(alpha)? else {
-            return Ok(false);
-        };
-        let Ok(a) = alpha_ro.as_slice() else {
-            return Ok(false); // not contiguous: the caller makes a contiguous copy
-        };
-        let inner = inner_for::<T>(out, inner_c, inner_f);
-        let n = out.cast::<PyArrayDyn<T>>().map(|o| o.len()).unwrap_or(0);
-        check_prelu_layout(n, a.len(), inner)?;
-        let done = with_unary::<T, ()>(x, out, |xs, o| {
-            let work = Prelu { x: xs, alpha: a, inner };
-            maybe_detach(py, o.len(), || parallel::for_each_chunk(o, &work))
-        })?;
-        Ok(done.is_some())
-    })
+    if f16c_path(out) {
+        let _env = crate::fpenv::Standard::enter();
+        return run_prelu::<f16, F16cPrelu>(py, x, alpha, inner_c, inner_f, out);
+    }
+    dispatch_float!(out, T => run_prelu::<T, GenericPrelu>(py, x, alpha, inner_c, inner_f, out))
 }
 
 #[pyfunction]
