@@ -10,9 +10,8 @@
 //!   count, so every result — the per-channel α-gradient sums included — is bit-identical for any
 //!   number of threads.
 
-use crate::element::Float;
 use crate::kernels::elementwise::ChunkOp;
-use crate::kernels::prelu::{fold_plain, prelu_grad_piece};
+use crate::kernels::prelu::{fold_plain, prelu_grad_piece, PreluGradElement};
 use crate::math::CompensatedSum;
 use crate::simd::{self, Task};
 use rayon::{ThreadPool, ThreadPoolBuilder};
@@ -375,7 +374,7 @@ struct TileTask<'a, T> {
     block: ColumnBlock,
 }
 
-impl<T: Float> Task for TileTask<'_, T> {
+impl<T: PreluGradElement> Task for TileTask<'_, T> {
     type Output = Vec<CompensatedSum>;
     #[inline(always)]
     fn run(self) -> Vec<CompensatedSum> {
@@ -413,7 +412,7 @@ impl<T: Float> Task for TileTask<'_, T> {
 /// order, so the result does not depend on the thread count.
 ///
 /// `grad`/`x` are `None` when they are `out` itself.
-pub fn prelu_grad<T: Float>(
+pub fn prelu_grad<T: PreluGradElement>(
     grad: Option<&[T]>,
     x: Option<&[T]>,
     out: &mut [T],

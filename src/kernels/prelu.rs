@@ -151,7 +151,7 @@ impl<T: Float> ChunkOp<T> for Prelu<'_, T> {
 /// length, so a fixed tiling gives bit-identical sums on any thread count.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-pub fn prelu_grad_piece<T: Float>(
+pub fn prelu_grad_piece<T: PreluGradElement>(
     grad: Option<&[T]>,
     x: Option<&[T]>,
     out: &mut [T],
@@ -194,10 +194,10 @@ pub fn prelu_grad_piece<T: Float>(
                 // index loops, as in prelu_grad_run
                 let (gr, xr) = (&g[i..i + run], &xv[i..i + run]);
                 let (or, ar) = (&mut o[i..i + run], &alpha[ch..ch + run]);
-                for k in 0..run {
-                    or[k] = leaky_relu_grad_scalar(gr[k], xr[k], ar[k]);
-                }
                 if T::WIDE {
+                    for k in 0..run {
+                        or[k] = leaky_relu_grad_scalar(gr[k], xr[k], ar[k]);
+                    }
                     let lanes = &mut acc[ch - ch_base..ch - ch_base + run];
                     for k in 0..run {
                         lanes[k].add(prelu_alpha_grad_term(gr[k], xr[k]));
@@ -205,9 +205,7 @@ pub fn prelu_grad_piece<T: Float>(
                 } else {
                     // exact products, one per row of the tile: at most 256K / channels terms
                     let lanes = &mut plain[ch - ch_base..ch - ch_base + run];
-                    for k in 0..run {
-                        lanes[k] += prelu_alpha_grad_term(gr[k], xr[k]);
-                    }
+                    T::grad_innermost_plain(gr, xr, or, ar, lanes);
                 }
                 i += run;
             } else {
@@ -247,9 +245,20 @@ const RUN_BLOCK: usize = 64;
 /// are plain f64 sums (each term is an exact product and a lane holds at most 32 of them per run
 /// piece); f64 lanes are compensated. `out` must not alias `g` or `x`.
 #[inline(always)]
-fn prelu_grad_run<T: Float>(g: &[T], x: &[T], out: &mut [T], alpha: T, sum: &mut CompensatedSum) {
+fn prelu_grad_run<T: PreluGradElement>(
+    g: &[T],
+    x: &[T],
+    out: &mut [T],
+    alpha: T,
+    sum: &mut CompensatedSum,
+) {
     if !T::WIDE {
-        return prelu_grad_run_plain(g, x, out, alpha, sum);
+        let mut lanes = [0.0f64; PLAIN_LANES];
+        T::grad_run_lanes(g, x, out, alpha, &mut lanes);
+        for p in lanes {
+            sum.add(p);
+        }
+        return;
     }
     let mut plain = [0.0f64; LANES];
     let mut compensated = CompensatedLanes::<LANES>::default();
@@ -289,31 +298,100 @@ fn prelu_grad_run<T: Float>(g: &[T], x: &[T], out: &mut [T], alpha: T, sum: &mut
     }
 }
 
-/// Lanes of [`prelu_grad_run_plain`]: four f64 vectors, so the adds of one step do not wait on
-/// each other.
-const PLAIN_LANES: usize = 16;
+/// Lanes of [`PreluGradElement::grad_run_lanes`]: four f64 vectors, so the adds of one step do
+/// not wait on each other.
+pub const PLAIN_LANES: usize = 16;
 
-/// [`prelu_grad_run`] for f16/f32: one pass that writes `out` and adds each term to its lane
-/// (term `j` to lane `j % PLAIN_LANES`) while the inputs are in registers; the lanes are then
-/// added to `sum` in lane order. Each lane is a plain f64 sum of exact products, at most
-/// `BLOCK / PLAIN_LANES` of them per run piece.
-///
-/// Against the three-pass loop (gradient, terms, lanes) that f64 keeps, f32, both builds in one
-/// process, median of 10: in cache (2x64x16x16) 1.03 -> 0.93 ns/elem on one thread and
-/// 0.65 -> 0.58 on two; at 32x64x56x56 (memory-bound) no change beyond noise.
+/// How an element type runs the inner loops of PReLU backward whose α-gradient terms go to plain
+/// f64 sums (f16 and f32; f64 keeps compensated sums and uses neither method). The defaults are the
+/// generic loops; f16 on an F16C path overrides both with one-pass kernels that give the same bits.
+pub trait PreluGradElement: Float {
+    /// One channel's run: `out = leaky_relu_grad(g, x; alpha)`, and the term of element `j` added
+    /// to `lanes[j % PLAIN_LANES]` (in blocks of [`PLAIN_LANES`]; a last partial block to the first
+    /// lanes), while the inputs are in registers. `out` must not alias `g` or `x`.
+    ///
+    /// Fusing the two (the generic loop used to form the terms in a second pass, and add them to
+    /// lanes in a third) measured, f32, both builds in one process, median of 10: in cache
+    /// (2x64x16x16) 1.03 -> 0.93 ns/elem on one thread and 0.65 -> 0.58 on two; at 32x64x56x56
+    /// (memory-bound) no change beyond noise.
+    #[inline(always)]
+    fn grad_run_lanes(
+        g: &[Self],
+        x: &[Self],
+        out: &mut [Self],
+        alpha: Self,
+        lanes: &mut [f64; PLAIN_LANES],
+    ) {
+        grad_run_lanes(g, x, out, alpha, lanes);
+    }
+
+    /// Channel-innermost: `out[k] = leaky_relu_grad(g[k], x[k]; alpha[k])` and
+    /// `plain[k] += term(g[k], x[k])`, all slices of `out`'s length; `out` must not alias `g` or
+    /// `x`.
+    #[inline(always)]
+    fn grad_innermost_plain(
+        g: &[Self],
+        x: &[Self],
+        out: &mut [Self],
+        alpha: &[Self],
+        plain: &mut [f64],
+    ) {
+        grad_innermost_plain(g, x, out, alpha, plain);
+    }
+}
+
+impl PreluGradElement for f32 {}
+impl PreluGradElement for f64 {}
+
+impl PreluGradElement for f16 {
+    #[inline(always)]
+    fn grad_run_lanes(
+        g: &[f16],
+        x: &[f16],
+        out: &mut [f16],
+        alpha: f16,
+        lanes: &mut [f64; PLAIN_LANES],
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        if crate::simd::has_f16c() {
+            // SAFETY: the path in use has F16C (and AVX2).
+            return unsafe { x86::grad_run_lanes_f16c(g, x, out, alpha, lanes) };
+        }
+        grad_run_lanes_passes(g, x, out, alpha, lanes);
+    }
+
+    #[inline(always)]
+    fn grad_innermost_plain(
+        g: &[f16],
+        x: &[f16],
+        out: &mut [f16],
+        alpha: &[f16],
+        plain: &mut [f64],
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        if crate::simd::has_f16c() {
+            // SAFETY: as above.
+            return unsafe { x86::grad_innermost_plain_f16c(g, x, out, alpha, plain) };
+        }
+        grad_innermost_plain(g, x, out, alpha, plain);
+    }
+}
+
+/// The generic [`PreluGradElement::grad_run_lanes`], from element `from` on (the F16C kernel
+/// passes its tail here).
 #[inline(always)]
-fn prelu_grad_run_plain<T: Float>(
+fn grad_run_lanes_from<T: Float>(
     g: &[T],
     x: &[T],
     out: &mut [T],
     alpha: T,
-    sum: &mut CompensatedSum,
+    lanes: &mut [f64; PLAIN_LANES],
+    from: usize,
 ) {
     let n = out.len();
     let (g, x) = (&g[..n], &x[..n]);
-    let mut lanes = [0.0f64; PLAIN_LANES];
     let full = n - n % PLAIN_LANES;
-    for s in (0..full).step_by(PLAIN_LANES) {
+    for s in (from..full).step_by(PLAIN_LANES) {
         let o: &mut [T; PLAIN_LANES] = (&mut out[s..s + PLAIN_LANES]).try_into().unwrap();
         let gs: &[T; PLAIN_LANES] = g[s..s + PLAIN_LANES].try_into().unwrap();
         let xs: &[T; PLAIN_LANES] = x[s..s + PLAIN_LANES].try_into().unwrap();
@@ -322,12 +400,226 @@ fn prelu_grad_run_plain<T: Float>(
             lanes[l] += prelu_alpha_grad_term(gs[l], xs[l]);
         }
     }
-    for k in full..n {
+    for k in full.max(from)..n {
         out[k] = leaky_relu_grad_scalar(g[k], x[k], alpha);
-        lanes[k - full] += prelu_alpha_grad_term(g[k], x[k]);
+        lanes[k % PLAIN_LANES] += prelu_alpha_grad_term(g[k], x[k]);
     }
-    for p in lanes {
-        sum.add(p);
+}
+
+/// The generic [`PreluGradElement::grad_run_lanes`].
+#[inline(always)]
+fn grad_run_lanes<T: Float>(
+    g: &[T],
+    x: &[T],
+    out: &mut [T],
+    alpha: T,
+    lanes: &mut [f64; PLAIN_LANES],
+) {
+    grad_run_lanes_from(g, x, out, alpha, lanes, 0);
+}
+
+/// [`PreluGradElement::grad_run_lanes`] in three simple passes per block of [`RUN_BLOCK`]:
+/// gradient, terms, lanes (the same terms to the same lanes in the same order, so the same bits).
+/// For f16 without F16C: with its conversions in software the fused loop did not vectorize, and
+/// measured 3.5x slower than this (32x64x56x56, one and two threads).
+#[inline(always)]
+fn grad_run_lanes_passes<T: Float>(
+    g: &[T],
+    x: &[T],
+    out: &mut [T],
+    alpha: T,
+    lanes: &mut [f64; PLAIN_LANES],
+) {
+    let n = out.len();
+    let (g, x) = (&g[..n], &x[..n]);
+    let mut terms = [0.0f64; RUN_BLOCK];
+    for s in (0..n).step_by(RUN_BLOCK) {
+        let m = (n - s).min(RUN_BLOCK);
+        let (o, g, x) = (&mut out[s..s + m], &g[s..s + m], &x[s..s + m]);
+        for k in 0..m {
+            o[k] = leaky_relu_grad_scalar(g[k], x[k], alpha);
+        }
+        for k in 0..m {
+            terms[k] = prelu_alpha_grad_term(g[k], x[k]);
+        }
+        // RUN_BLOCK is a multiple of PLAIN_LANES, so element s + k goes to lane k % PLAIN_LANES
+        for (c, chunk) in terms[..m].chunks(PLAIN_LANES).enumerate() {
+            debug_assert!(c * PLAIN_LANES < RUN_BLOCK);
+            for (lane, &t) in lanes.iter_mut().zip(chunk) {
+                *lane += t;
+            }
+        }
+    }
+}
+
+/// The generic [`PreluGradElement::grad_innermost_plain`].
+#[inline(always)]
+fn grad_innermost_plain<T: Float>(g: &[T], x: &[T], out: &mut [T], alpha: &[T], plain: &mut [f64]) {
+    let n = out.len();
+    let (g, x, alpha, plain) = (&g[..n], &x[..n], &alpha[..n], &mut plain[..n]);
+    // two loops, each a simple vectorizable one
+    for k in 0..n {
+        out[k] = leaky_relu_grad_scalar(g[k], x[k], alpha[k]);
+    }
+    for k in 0..n {
+        plain[k] += prelu_alpha_grad_term(g[k], x[k]);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::{f16, grad_innermost_plain, grad_run_lanes_from, PLAIN_LANES};
+    use std::arch::x86_64::{
+        __m128i, __m256, _mm256_add_pd, _mm256_andnot_ps, _mm256_castps256_ps128, _mm256_cmp_ps,
+        _mm256_cvtph_ps, _mm256_cvtps_pd, _mm256_cvtps_ph, _mm256_extractf128_ps, _mm256_loadu_pd,
+        _mm256_mul_ps, _mm256_set1_ps, _mm256_setzero_ps, _mm256_storeu_pd, _mm_and_si128,
+        _mm_andnot_si128, _mm_blendv_epi8, _mm_cmpeq_epi16, _mm_cmpgt_epi16, _mm_loadu_si128,
+        _mm_set1_epi16, _mm_setzero_si128, _mm_storeu_si128, _CMP_GE_OQ, _MM_FROUND_TO_NEAREST_INT,
+    };
+
+    /// α·g for 8 lanes, rounded once to f16 (the product of two f16 values is exact in f32). A
+    /// NaN product becomes the quiet NaN the generic f16 `mul` gives (sign kept, payload
+    /// dropped: its conversion is in software), so every path gives the same bits.
+    #[inline(always)]
+    unsafe fn scaled(alpha: __m256, g: __m256) -> __m128i {
+        let p = _mm256_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(_mm256_mul_ps(alpha, g));
+        let nan = _mm_cmpgt_epi16(
+            _mm_and_si128(p, _mm_set1_epi16(0x7fff)),
+            _mm_set1_epi16(0x7c00),
+        );
+        // the sign, all-ones exponent and quiet bit: 0x7e00 with p's sign
+        _mm_blendv_epi8(p, _mm_and_si128(p, _mm_set1_epi16(0xfe00u16 as i16)), nan)
+    }
+
+    /// The gradient of 8 elements from their bits: `g` where x > 0, `x` where x is NaN, else
+    /// `scaled` (already 0 where α is 0).
+    #[inline(always)]
+    unsafe fn select(g: __m128i, x: __m128i, scaled: __m128i) -> __m128i {
+        // as i16: 0 < x <= 0x7c00 (+inf); negative values are negative, NaNs above 0x7c00
+        let positive = _mm_andnot_si128(
+            _mm_cmpgt_epi16(x, _mm_set1_epi16(0x7c00)),
+            _mm_cmpgt_epi16(x, _mm_setzero_si128()),
+        );
+        let nan = _mm_cmpgt_epi16(
+            _mm_and_si128(x, _mm_set1_epi16(0x7fff)),
+            _mm_set1_epi16(0x7c00),
+        );
+        _mm_blendv_epi8(_mm_blendv_epi8(scaled, g, positive), x, nan)
+    }
+
+    /// The α-gradient terms of 8 elements as f32: g·x (exact: 22 significant bits, and at least
+    /// 2^−48), 0 where x ≥ 0, NaN where x is NaN.
+    #[inline(always)]
+    unsafe fn terms(g: __m256, x: __m256) -> __m256 {
+        let nonnegative = _mm256_cmp_ps::<_CMP_GE_OQ>(x, _mm256_setzero_ps());
+        _mm256_andnot_ps(nonnegative, _mm256_mul_ps(g, x))
+    }
+
+    /// [`super::PreluGradElement::grad_run_lanes`] for f16 with F16C: per 8 elements, widen g and
+    /// x, form α·g and the terms in f32, round once, select on the bits. The lanes get the same
+    /// terms in the same order as the generic loop, so the sums are bit for bit the same.
+    ///
+    /// # Safety
+    /// The CPU has AVX2 and F16C.
+    #[target_feature(enable = "avx2,f16c")]
+    pub unsafe fn grad_run_lanes_f16c(
+        g: &[f16],
+        x: &[f16],
+        out: &mut [f16],
+        alpha: f16,
+        lanes: &mut [f64; PLAIN_LANES],
+    ) {
+        let n = out.len();
+        let (g, x) = (&g[..n], &x[..n]);
+        let a = _mm256_set1_ps(alpha.to_f32());
+        let alpha_is_zero = alpha.to_bits() & 0x7fff == 0;
+        let full = n - n % PLAIN_LANES;
+        let lp = lanes.as_mut_ptr();
+        // SAFETY: lanes has 16 = 4 × 4 f64.
+        let mut acc = unsafe { [0, 4, 8, 12].map(|l| _mm256_loadu_pd(lp.add(l))) };
+        for s in (0..full).step_by(PLAIN_LANES) {
+            for half in 0..2 {
+                let i = s + 8 * half;
+                // SAFETY: i + 8 <= full <= n elements of g, x and out.
+                unsafe {
+                    let gh = _mm_loadu_si128(g.as_ptr().add(i).cast::<__m128i>());
+                    let xh = _mm_loadu_si128(x.as_ptr().add(i).cast::<__m128i>());
+                    let (gf, xf) = (_mm256_cvtph_ps(gh), _mm256_cvtph_ps(xh));
+                    let p = if alpha_is_zero {
+                        _mm_setzero_si128()
+                    } else {
+                        scaled(a, gf)
+                    };
+                    let r = select(gh, xh, p);
+                    _mm_storeu_si128(out.as_mut_ptr().add(i).cast::<__m128i>(), r);
+                    let t = terms(gf, xf);
+                    acc[2 * half] =
+                        _mm256_add_pd(acc[2 * half], _mm256_cvtps_pd(_mm256_castps256_ps128(t)));
+                    acc[2 * half + 1] = _mm256_add_pd(
+                        acc[2 * half + 1],
+                        _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(t)),
+                    );
+                }
+            }
+        }
+        for (k, v) in acc.into_iter().enumerate() {
+            // SAFETY: as above.
+            unsafe { _mm256_storeu_pd(lp.add(4 * k), v) };
+        }
+        grad_run_lanes_from(g, x, out, alpha, lanes, full);
+    }
+
+    /// [`super::PreluGradElement::grad_innermost_plain`] for f16 with F16C, as
+    /// [`grad_run_lanes_f16c`] with one α per element.
+    ///
+    /// # Safety
+    /// The CPU has AVX2 and F16C.
+    #[target_feature(enable = "avx2,f16c")]
+    pub unsafe fn grad_innermost_plain_f16c(
+        g: &[f16],
+        x: &[f16],
+        out: &mut [f16],
+        alpha: &[f16],
+        plain: &mut [f64],
+    ) {
+        let n = out.len();
+        let (g, x, alpha, plain) = (&g[..n], &x[..n], &alpha[..n], &mut plain[..n]);
+        let full = n / 8 * 8;
+        for i in (0..full).step_by(8) {
+            // SAFETY: i + 8 <= n elements of every slice.
+            unsafe {
+                let gh = _mm_loadu_si128(g.as_ptr().add(i).cast::<__m128i>());
+                let xh = _mm_loadu_si128(x.as_ptr().add(i).cast::<__m128i>());
+                let ah = _mm_loadu_si128(alpha.as_ptr().add(i).cast::<__m128i>());
+                let (gf, xf) = (_mm256_cvtph_ps(gh), _mm256_cvtph_ps(xh));
+                let alpha_is_zero = _mm_cmpeq_epi16(
+                    _mm_and_si128(ah, _mm_set1_epi16(0x7fff)),
+                    _mm_setzero_si128(),
+                );
+                let p = _mm_andnot_si128(alpha_is_zero, scaled(_mm256_cvtph_ps(ah), gf));
+                let r = select(gh, xh, p);
+                _mm_storeu_si128(out.as_mut_ptr().add(i).cast::<__m128i>(), r);
+                let t = terms(gf, xf);
+                let pp = plain.as_mut_ptr().add(i);
+                let lo = _mm256_add_pd(
+                    _mm256_loadu_pd(pp),
+                    _mm256_cvtps_pd(_mm256_castps256_ps128(t)),
+                );
+                let hi = _mm256_add_pd(
+                    _mm256_loadu_pd(pp.add(4)),
+                    _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(t)),
+                );
+                _mm256_storeu_pd(pp, lo);
+                _mm256_storeu_pd(pp.add(4), hi);
+            }
+        }
+        grad_innermost_plain(
+            &g[full..],
+            &x[full..],
+            &mut out[full..],
+            &alpha[full..],
+            &mut plain[full..],
+        );
     }
 }
 
@@ -378,6 +670,134 @@ mod tests {
                     assert_eq!(in_place[i].to_bits(), w, "in place, inner {inner}, i {i}");
                 }
             }
+        }
+    }
+
+    /// The F16C backward kernels give the generic f16 loops' bits: every f16 grad against every f16
+    /// x (three pairings), plus every pair of special values, for α that round, underflow,
+    /// overflow, are ±0 or NaN, with lanes that start non-zero and lengths that leave a tail.
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn f16c_backward_matches_generic() {
+        if !crate::simd::has_f16c() {
+            return;
+        }
+        let special: Vec<u16> = vec![
+            0x0000, 0x8000, 0x7c00, 0xfc00, 0x7e00, 0xfe00, 0x7c01, 0x7d23, 0xfd00, 0x0001, 0x8001,
+            0x03ff, 0x83ff, 0x3c00, 0xbc00, 0x7bff, 0xfbff,
+        ];
+        let mut g: Vec<u16> = Vec::new();
+        let mut x: Vec<u16> = Vec::new();
+        for shift in [0u32, 12345, 40000] {
+            for i in 0..=u16::MAX as u32 {
+                g.push(i as u16);
+                x.push((i.wrapping_mul(40503).wrapping_add(shift) & 0xffff) as u16);
+            }
+        }
+        for &a in &special {
+            for &b in &special {
+                g.push(a);
+                x.push(b);
+            }
+        }
+        let (g, x): (Vec<f16>, Vec<f16>) = (
+            g.into_iter().map(f16::from_bits).collect(),
+            x.into_iter().map(f16::from_bits).collect(),
+        );
+        let same = |got: f16, want: f16, alpha: f16, g: f16| {
+            // with α and grad both NaN, which NaN a product keeps is not fixed
+            got.to_bits() == want.to_bits()
+                || (got.is_nan() && want.is_nan() && alpha.is_nan() && g.is_nan())
+        };
+        let same_sum = |a: f64, b: f64| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan());
+        let alphas = [0.25f32, 0.0, -0.0, -1.0, 3.0e-5, 65504.0, f32::NAN].map(f16::from_f32);
+        for len in [g.len(), g.len() - 5] {
+            let (g, x) = (&g[..len], &x[..len]);
+            for &alpha in &alphas {
+                let mut want = vec![f16::ZERO; len];
+                let mut got = vec![f16::ZERO; len];
+                // runs of 61 (3 blocks and a tail), so a NaN term spoils one run's sums only
+                for s in (0..len).step_by(61) {
+                    let e = (s + 61).min(len);
+                    let mut want_lanes: [f64; PLAIN_LANES] =
+                        std::array::from_fn(|l| l as f64 - 7.5);
+                    let mut got_lanes = want_lanes;
+                    let (gs, xs) = (&g[s..e], &x[s..e]);
+                    grad_run_lanes(gs, xs, &mut want[s..e], alpha, &mut want_lanes);
+                    // SAFETY: the CPU has F16C (checked above).
+                    unsafe {
+                        x86::grad_run_lanes_f16c(gs, xs, &mut got[s..e], alpha, &mut got_lanes)
+                    };
+                    for (a, b) in got_lanes.iter().zip(&want_lanes) {
+                        assert!(
+                            same_sum(*a, *b),
+                            "run lanes at {s}: alpha {alpha}: {a} vs {b}"
+                        );
+                    }
+                }
+                for i in 0..len {
+                    assert!(
+                        same(got[i], want[i], alpha, g[i]),
+                        "run: alpha {alpha}, g {:#06x}, x {:#06x}: {:#06x} vs {:#06x}",
+                        g[i].to_bits(),
+                        x[i].to_bits(),
+                        got[i].to_bits(),
+                        want[i].to_bits()
+                    );
+                }
+            }
+            // one α per element, cycling through all of them
+            let alpha: Vec<f16> = (0..len).map(|i| alphas[i % alphas.len()]).collect();
+            let mut want = vec![f16::ZERO; len];
+            let mut got = vec![f16::ZERO; len];
+            let mut want_plain: Vec<f64> = (0..len).map(|i| (i % 5) as f64 - 2.0).collect();
+            let mut got_plain = want_plain.clone();
+            grad_innermost_plain(g, x, &mut want, &alpha, &mut want_plain);
+            // SAFETY: as above.
+            unsafe { x86::grad_innermost_plain_f16c(g, x, &mut got, &alpha, &mut got_plain) };
+            for i in 0..len {
+                assert!(
+                    same(got[i], want[i], alpha[i], g[i]),
+                    "innermost: alpha {}, g {:#06x}, x {:#06x}: {:#06x} vs {:#06x}",
+                    alpha[i],
+                    g[i].to_bits(),
+                    x[i].to_bits(),
+                    got[i].to_bits(),
+                    want[i].to_bits()
+                );
+                assert!(same_sum(got_plain[i], want_plain[i]), "innermost sum {i}");
+            }
+        }
+    }
+
+    /// The three-pass run loop (f16 without F16C) gives the fused loop's bits, gradient and lanes,
+    /// at lengths around its block and lane steps.
+    #[test]
+    fn run_passes_match_fused() {
+        let g: Vec<f16> = (0..300u32)
+            .map(|i| f16::from_bits((i.wrapping_mul(2654435761) >> 16) as u16 & 0xbfff))
+            .collect();
+        let x: Vec<f16> = (0..300u32)
+            .map(|i| f16::from_bits((i.wrapping_mul(40503) >> 3) as u16 & 0xbfff))
+            .collect();
+        for len in [0, 1, 15, 16, 17, 63, 64, 65, 130, 300] {
+            let mut want = vec![f16::ZERO; len];
+            let mut got = vec![f16::ZERO; len];
+            let mut want_lanes: [f64; PLAIN_LANES] = std::array::from_fn(|l| l as f64);
+            let mut got_lanes = want_lanes;
+            let alpha = f16::from_f32(0.3);
+            grad_run_lanes(&g[..len], &x[..len], &mut want, alpha, &mut want_lanes);
+            grad_run_lanes_passes(&g[..len], &x[..len], &mut got, alpha, &mut got_lanes);
+            assert_eq!(
+                got.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                want.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+            );
+            assert_eq!(
+                got_lanes.map(f64::to_bits),
+                want_lanes.map(f64::to_bits),
+                "len {len}"
+            );
+            assert!(len < 20 || want_lanes.iter().all(|&l| l.is_finite()));
         }
     }
 
