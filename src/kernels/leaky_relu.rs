@@ -111,15 +111,116 @@ impl ChunkOp<f16> for LeakyReluF16c<'_> {
     }
 }
 
+/// The leaky ReLU gradient on f16 arrays in one pass with F16C, as chunk work: per 8 elements,
+/// widen grad, α·grad in f32, round once, and select `grad`, `x` or the product on the bits.
+///
+/// The same results, bit for bit, as [`leaky_relu_grad_scalar`] on f16 (NaN grads where x > 0 and
+/// NaN x come back as they were; a NaN product is the generic f16 `mul`'s quiet NaN). Build it
+/// only where the CPU has F16C ([`crate::simd::has_f16c`]).
+///
+/// It replaces the f32 block adapter (widen both inputs, apply, narrow, restore NaNs: five passes
+/// over L1), which also quieted a signalling NaN grad where x > 0.
+pub struct LeakyReluGradF16c<'a> {
+    pub grad: Option<&'a [f16]>,
+    pub x: Option<&'a [f16]>,
+    pub alpha: f16,
+}
+
+impl ChunkOp<f16> for LeakyReluGradF16c<'_> {
+    const COST: usize = 2;
+    #[inline(always)]
+    fn apply(&self, start: usize, out: &mut [f16]) {
+        let n = out.len();
+        let grad = self.grad.map(|g| &g[start..start + n]);
+        let x = self.x.map(|x| &x[start..start + n]);
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the op is built only where the CPU has F16C (and so AVX2: simd::has_f16c).
+        unsafe {
+            x86::leaky_relu_grad_f16c(grad, x, out, self.alpha)
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        leaky_relu_grad(grad, x, out, self.alpha);
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
-mod x86 {
-    use super::{f16, leaky_relu_scalar};
+pub(super) mod x86 {
+    use super::{f16, leaky_relu_grad_scalar, leaky_relu_scalar};
     use std::arch::x86_64::{
-        __m128i, _mm256_add_ps, _mm256_blendv_ps, _mm256_cmp_ps, _mm256_cvtph_ps, _mm256_cvtps_ph,
-        _mm256_mul_ps, _mm256_set1_ps, _mm256_setzero_ps, _mm_and_si128, _mm_blendv_epi8,
-        _mm_cmpgt_epi16, _mm_loadu_si128, _mm_set1_epi16, _mm_storeu_si128, _CMP_LT_OQ,
-        _MM_FROUND_TO_NEAREST_INT,
+        __m128i, __m256, _mm256_add_ps, _mm256_blendv_ps, _mm256_cmp_ps, _mm256_cvtph_ps,
+        _mm256_cvtps_ph, _mm256_mul_ps, _mm256_set1_ps, _mm256_setzero_ps, _mm_and_si128,
+        _mm_andnot_si128, _mm_blendv_epi8, _mm_cmpgt_epi16, _mm_loadu_si128, _mm_set1_epi16,
+        _mm_setzero_si128, _mm_storeu_si128, _CMP_LT_OQ, _MM_FROUND_TO_NEAREST_INT,
     };
+
+    /// α·g for 8 lanes, rounded once to f16 (the product of two f16 values is exact in f32). A
+    /// NaN product becomes the quiet NaN the generic f16 `mul` gives (sign kept, payload
+    /// dropped: its conversion is in software), so every path gives the same bits.
+    #[inline(always)]
+    pub(in crate::kernels) unsafe fn scaled(alpha: __m256, g: __m256) -> __m128i {
+        let p = _mm256_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(_mm256_mul_ps(alpha, g));
+        let nan = _mm_cmpgt_epi16(
+            _mm_and_si128(p, _mm_set1_epi16(0x7fff)),
+            _mm_set1_epi16(0x7c00),
+        );
+        // the sign, all-ones exponent and quiet bit: 0x7e00 with p's sign
+        _mm_blendv_epi8(p, _mm_and_si128(p, _mm_set1_epi16(0xfe00u16 as i16)), nan)
+    }
+
+    /// The gradient of 8 elements from their bits: `g` where x > 0, `x` where x is NaN, else
+    /// `scaled` (already 0 where α is 0).
+    #[inline(always)]
+    pub(in crate::kernels) unsafe fn select(g: __m128i, x: __m128i, scaled: __m128i) -> __m128i {
+        // as i16: 0 < x <= 0x7c00 (+inf); negative values are negative, NaNs above 0x7c00
+        let positive = _mm_andnot_si128(
+            _mm_cmpgt_epi16(x, _mm_set1_epi16(0x7c00)),
+            _mm_cmpgt_epi16(x, _mm_setzero_si128()),
+        );
+        let nan = _mm_cmpgt_epi16(
+            _mm_and_si128(x, _mm_set1_epi16(0x7fff)),
+            _mm_set1_epi16(0x7c00),
+        );
+        _mm_blendv_epi8(_mm_blendv_epi8(scaled, g, positive), x, nan)
+    }
+
+    /// `out = leaky_relu_grad(grad, x; alpha)` for f16 (`None`: that input is `out`); see
+    /// [`super::LeakyReluGradF16c`].
+    ///
+    /// # Safety
+    /// The CPU has AVX2 and F16C; `grad` and `x`, when given, have `out.len()` elements.
+    #[target_feature(enable = "avx2,f16c")]
+    pub unsafe fn leaky_relu_grad_f16c(
+        grad: Option<&[f16]>,
+        x: Option<&[f16]>,
+        out: &mut [f16],
+        alpha: f16,
+    ) {
+        let n = out.len();
+        let dst = out.as_mut_ptr();
+        let gp = grad.map_or(dst.cast_const(), <[f16]>::as_ptr);
+        let xp = x.map_or(dst.cast_const(), <[f16]>::as_ptr);
+        let a = _mm256_set1_ps(alpha.to_f32());
+        let alpha_is_zero = alpha.to_bits() & 0x7fff == 0;
+        let full = n / 8 * 8;
+        for i in (0..full).step_by(8) {
+            // SAFETY: i + 8 <= n elements of every array; each group is read before it is
+            // written, so in place works.
+            unsafe {
+                let gh = _mm_loadu_si128(gp.add(i).cast::<__m128i>());
+                let xh = _mm_loadu_si128(xp.add(i).cast::<__m128i>());
+                let p = if alpha_is_zero {
+                    _mm_setzero_si128()
+                } else {
+                    scaled(a, _mm256_cvtph_ps(gh))
+                };
+                _mm_storeu_si128(dst.add(i).cast::<__m128i>(), select(gh, xh, p));
+            }
+        }
+        for i in full..n {
+            // SAFETY: i < n, as above.
+            unsafe { *dst.add(i) = leaky_relu_grad_scalar(*gp.add(i), *xp.add(i), alpha) };
+        }
+    }
 
     /// `out = leaky_relu(x; alpha)` for f16 (`x = None`: in place), α ≠ 0; see
     /// [`super::LeakyReluF16c`].
@@ -194,6 +295,80 @@ mod tests {
                 for (i, ((g, p), w)) in got.iter().zip(&in_place).zip(&want).enumerate() {
                     assert_eq!(g.to_bits(), w.to_bits(), "x = {:#06x}, alpha = {alpha}", i);
                     assert_eq!(p.to_bits(), w.to_bits(), "in place, x = {:#06x}", i);
+                }
+            }
+        }
+    }
+
+    /// The one-pass F16C gradient kernel gives the generic f16 kernel's bits: every f16 grad
+    /// against every f16 x (three pairings) and every pair of special values, for α that round,
+    /// underflow, overflow, are ±0 or NaN; out of place, in place on either input, with a tail.
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn f16c_grad_kernel_matches_generic() {
+        if !crate::simd::has_f16c() {
+            return;
+        }
+        let special: [u16; 15] = [
+            0x0000, 0x8000, 0x7c00, 0xfc00, 0x7e00, 0xfe00, 0x7c01, 0xfd00, 0x0001, 0x8001, 0x03ff,
+            0x3c00, 0xbc00, 0x7bff, 0xfbff,
+        ];
+        let (mut g, mut x) = (Vec::new(), Vec::new());
+        for shift in [0u32, 12345, 40000] {
+            for i in 0..=u16::MAX as u32 {
+                g.push(f16::from_bits(i as u16));
+                x.push(f16::from_bits(
+                    (i.wrapping_mul(40503).wrapping_add(shift)) as u16,
+                ));
+            }
+        }
+        for a in special {
+            for b in special {
+                g.push(f16::from_bits(a));
+                x.push(f16::from_bits(b));
+            }
+        }
+        let alphas = [0.25f32, 0.0, -0.0, -1.0, 3.0e-5, 65504.0, f32::NAN].map(f16::from_f32);
+        for len in [g.len(), g.len() - 5] {
+            let (g, x) = (&g[..len], &x[..len]);
+            for &alpha in &alphas {
+                let mut want = vec![f16::ZERO; len];
+                leaky_relu_grad(Some(g), Some(x), &mut want, alpha);
+                let mut got = vec![f16::ZERO; len];
+                let op = LeakyReluGradF16c {
+                    grad: Some(g),
+                    x: Some(x),
+                    alpha,
+                };
+                op.apply(0, &mut got);
+                let mut on_grad = g.to_vec();
+                LeakyReluGradF16c {
+                    grad: None,
+                    x: Some(x),
+                    alpha,
+                }
+                .apply(0, &mut on_grad);
+                let mut on_x = x.to_vec();
+                LeakyReluGradF16c {
+                    grad: Some(g),
+                    x: None,
+                    alpha,
+                }
+                .apply(0, &mut on_x);
+                for i in 0..len {
+                    let w = want[i];
+                    // with α and grad both NaN, which NaN a product keeps is not fixed
+                    let loose = alpha.is_nan() && g[i].is_nan();
+                    for (r, how) in [(got[i], "out"), (on_grad[i], "on grad"), (on_x[i], "on x")] {
+                        assert!(
+                            r.to_bits() == w.to_bits() || (loose && r.is_nan() && w.is_nan()),
+                            "{how}: alpha {alpha}, g {:#06x}, x {:#06x}: {:#06x} vs {:#06x}",
+                            g[i].to_bits(),
+                            x[i].to_bits(),
+                            r.to_bits(),
+                            w.to_bits()
+                        );
+                    }
                 }
             }
         }

@@ -469,43 +469,14 @@ fn grad_innermost_plain<T: Float>(g: &[T], x: &[T], out: &mut [T], alpha: &[T], 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use super::{f16, grad_innermost_plain, grad_run_lanes_from, PLAIN_LANES};
+    use crate::kernels::leaky_relu::x86::{scaled, select};
     use std::arch::x86_64::{
         __m128i, __m256, _mm256_add_pd, _mm256_andnot_ps, _mm256_castps256_ps128, _mm256_cmp_ps,
-        _mm256_cvtph_ps, _mm256_cvtps_pd, _mm256_cvtps_ph, _mm256_extractf128_ps, _mm256_loadu_pd,
-        _mm256_mul_ps, _mm256_set1_ps, _mm256_setzero_ps, _mm256_storeu_pd, _mm_and_si128,
-        _mm_andnot_si128, _mm_blendv_epi8, _mm_cmpeq_epi16, _mm_cmpgt_epi16, _mm_loadu_si128,
-        _mm_set1_epi16, _mm_setzero_si128, _mm_storeu_si128, _CMP_GE_OQ, _MM_FROUND_TO_NEAREST_INT,
+        _mm256_cvtph_ps, _mm256_cvtps_pd, _mm256_extractf128_ps, _mm256_loadu_pd, _mm256_mul_ps,
+        _mm256_set1_ps, _mm256_setzero_ps, _mm256_storeu_pd, _mm_and_si128, _mm_andnot_si128,
+        _mm_cmpeq_epi16, _mm_loadu_si128, _mm_set1_epi16, _mm_setzero_si128, _mm_storeu_si128,
+        _CMP_GE_OQ,
     };
-
-    /// α·g for 8 lanes, rounded once to f16 (the product of two f16 values is exact in f32). A
-    /// NaN product becomes the quiet NaN the generic f16 `mul` gives (sign kept, payload
-    /// dropped: its conversion is in software), so every path gives the same bits.
-    #[inline(always)]
-    unsafe fn scaled(alpha: __m256, g: __m256) -> __m128i {
-        let p = _mm256_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(_mm256_mul_ps(alpha, g));
-        let nan = _mm_cmpgt_epi16(
-            _mm_and_si128(p, _mm_set1_epi16(0x7fff)),
-            _mm_set1_epi16(0x7c00),
-        );
-        // the sign, all-ones exponent and quiet bit: 0x7e00 with p's sign
-        _mm_blendv_epi8(p, _mm_and_si128(p, _mm_set1_epi16(0xfe00u16 as i16)), nan)
-    }
-
-    /// The gradient of 8 elements from their bits: `g` where x > 0, `x` where x is NaN, else
-    /// `scaled` (already 0 where α is 0).
-    #[inline(always)]
-    unsafe fn select(g: __m128i, x: __m128i, scaled: __m128i) -> __m128i {
-        // as i16: 0 < x <= 0x7c00 (+inf); negative values are negative, NaNs above 0x7c00
-        let positive = _mm_andnot_si128(
-            _mm_cmpgt_epi16(x, _mm_set1_epi16(0x7c00)),
-            _mm_cmpgt_epi16(x, _mm_setzero_si128()),
-        );
-        let nan = _mm_cmpgt_epi16(
-            _mm_and_si128(x, _mm_set1_epi16(0x7fff)),
-            _mm_set1_epi16(0x7c00),
-        );
-        _mm_blendv_epi8(_mm_blendv_epi8(scaled, g, positive), x, nan)
-    }
 
     /// The α-gradient terms of 8 elements as f32: g·x (exact: 22 significant bits, and at least
     /// 2^−48), 0 where x ≥ 0, NaN where x is NaN.

@@ -10,7 +10,7 @@ use super::arrays::{
 };
 use crate::element::Float;
 use crate::kernels::elementwise::{Binary, BinaryF16, BinaryOp, ChunkOp, Unary, UnaryF16, UnaryOp};
-use crate::kernels::leaky_relu::{LeakyRelu, LeakyReluF16c, LeakyReluGrad};
+use crate::kernels::leaky_relu::{LeakyRelu, LeakyReluF16c, LeakyReluGrad, LeakyReluGradF16c};
 use crate::kernels::prelu::{Prelu, PreluF16c};
 use crate::kernels::relu::{Relu, ReluGrad};
 use crate::kernels::softplus::{Softplus, SoftplusGrad};
@@ -343,8 +343,16 @@ pub fn leaky_relu_grad(
 ) -> PyResult<bool> {
     if f16c_path(out) {
         let _env = crate::fpenv::Standard::enter();
-        let alpha = f16::round_from_f64(alpha).to_f32();
-        return run_binary_f16(py, grad, x, out, LeakyReluGrad { alpha });
+        let alpha = f16::round_from_f64(alpha);
+        let done = with_binary::<f16, ()>(grad, x, out, |inp, o| {
+            let work = LeakyReluGradF16c {
+                grad: inp.grad,
+                x: inp.x,
+                alpha,
+            };
+            maybe_detach(py, o.len(), || parallel::for_each_chunk(o, &work))
+        })?;
+        return Ok(done.is_some());
     }
     dispatch_float!(out, T => {
         run_binary::<T, _>(py, grad, x, out, LeakyReluGrad { alpha: T::round_from_f64(alpha) })
