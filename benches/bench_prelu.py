@@ -14,11 +14,13 @@ PEERS = ["relu_rs", "numpy", "torch"]
 SHAPES = {"NCHW 32x64x56x56": ((32, 64, 56, 56), 1), "NC 4096x1024": ((4096, 1024), 1)}
 
 
-def _inputs(shape: tuple[int, ...], axis: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _inputs(
+    shape: tuple[int, ...], axis: int, dtype: Any = np.float32
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     rng = np.random.default_rng(0)
-    x = rng.standard_normal(shape, dtype=np.float32)
-    g = rng.standard_normal(shape, dtype=np.float32)
-    alpha = np.full(shape[axis], 0.25, dtype=np.float32)
+    x = rng.standard_normal(shape, dtype=np.float32).astype(dtype)
+    g = rng.standard_normal(shape, dtype=np.float32).astype(dtype)
+    alpha = np.full(shape[axis], 0.25, dtype=dtype)
     return x, g, alpha
 
 
@@ -48,10 +50,11 @@ def test_prelu_forward(benchmark: Any, peer: str, name: str) -> None:
 
 @pytest.mark.parametrize("peer", PEERS)
 @pytest.mark.parametrize("name", list(SHAPES))
-def test_prelu_grad(benchmark: Any, peer: str, name: str) -> None:
-    benchmark.group = f"prelu_grad float32 {name}"
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+def test_prelu_grad(benchmark: Any, peer: str, name: str, dtype: str) -> None:
+    benchmark.group = f"prelu_grad {dtype} {name}"
     shape, axis = SHAPES[name]
-    x, g, alpha = _inputs(shape, axis)
+    x, g, alpha = _inputs(shape, axis, dtype)
     o = np.empty_like(x)
     if peer == "relu_rs":
         benchmark(relu_rs.prelu_grad, g, x, alpha, axis=axis, out=o)

@@ -118,11 +118,14 @@ def _dtype_cases(dtype: Any, size: str, n: int, torch: Any) -> list[Case]:
     ]
 
 
-def _prelu_cases(label: str, shape: tuple[int, ...], torch: Any) -> list[Case]:
+def _prelu_cases(
+    label: str, shape: tuple[int, ...], torch: Any, dtype: Any = np.float32
+) -> list[Case]:
+    """prelu and prelu_grad on one shape (channels on axis 1); float16 gives the backward only."""
     rng = np.random.default_rng(0)
-    x = rng.standard_normal(shape, dtype=np.float32)
-    g = rng.standard_normal(shape, dtype=np.float32)
-    alpha = np.full(shape[1], 0.25, dtype=np.float32)
+    x = rng.standard_normal(shape, dtype=np.float32).astype(dtype)
+    g = rng.standard_normal(shape, dtype=np.float32).astype(dtype)
+    alpha = np.full(shape[1], 0.25, dtype=dtype)
     o = np.empty_like(x)
     a_b = alpha.reshape([shape[1] if i == 1 else 1 for i in range(len(shape))])
     axes = tuple(i for i in range(len(shape)) if i != 1)
@@ -139,11 +142,13 @@ def _prelu_cases(label: str, shape: tuple[int, ...], torch: Any) -> list[Case]:
         y = torch.nn.functional.prelu(txg, tag)
         tgr = torch.from_numpy(g)
         bwd_peers["torch"] = lambda: torch.autograd.grad(y, (txg, tag), tgr, retain_graph=True)
-    return [
-        Case("prelu", "float32", label, 8 * x.size, lambda: F.prelu(x, alpha, out=o), fwd_peers),
-        Case("prelu_grad", "float32", label, 12 * x.size,
-             lambda: F.prelu_grad(g, x, alpha, out=o), bwd_peers),
-    ]  # fmt: skip
+    name = np.dtype(dtype).name
+    backward = Case("prelu_grad", name, label, 3 * x.nbytes,
+                    lambda: F.prelu_grad(g, x, alpha, out=o), bwd_peers)  # fmt: skip
+    if name == "float16":
+        return [backward]
+    return [Case("prelu", name, label, 2 * x.nbytes, lambda: F.prelu(x, alpha, out=o), fwd_peers),
+            backward]  # fmt: skip
 
 
 def build_cases(quick: bool) -> list[Case]:
@@ -159,6 +164,9 @@ def build_cases(quick: bool) -> list[Case]:
     if not quick:
         shapes["NCHW 32x64x56x56"] = (32, 64, 56, 56)
     cases += [c for label, shape in shapes.items() for c in _prelu_cases(label, shape, torch)]
+    if not quick:
+        nchw = shapes["NCHW 32x64x56x56"]
+        cases += _prelu_cases("NCHW 32x64x56x56", nchw, torch, np.float16)
     return cases
 
 
