@@ -232,7 +232,7 @@ pub fn fold_plain(acc: &mut [CompensatedSum], plain: &[f64]) {
     }
 }
 
-/// Independent accumulators per run: enough to hide the add latency and fill a vector register.
+/// Independent accumulators per f64 run: enough to hide the add latency and fill a register.
 const LANES: usize = 8;
 /// Terms are staged through a buffer this long, so each pass is a simple, vectorizable loop.
 const RUN_BLOCK: usize = 64;
@@ -240,10 +240,11 @@ const RUN_BLOCK: usize = 64;
 /// One channel's run of PReLU backward: `out = leaky_relu_grad(grad, x; alpha)`, and the run's
 /// α-gradient terms added to `sum`.
 ///
-/// The terms go through [`LANES`] lanes (term `j` of the run to lane `j % LANES` within blocks of
-/// [`RUN_BLOCK`]) merged in lane order, so the order is fixed by the run's length. f16/f32 lanes
-/// are plain f64 sums (each term is an exact product and a lane holds at most 32 of them per run
-/// piece); f64 lanes are compensated. `out` must not alias `g` or `x`.
+/// The terms go through lanes merged into `sum` in lane order, so the order is fixed by the run's
+/// length. f16/f32: [`PLAIN_LANES`] plain f64 sums filled by [`PreluGradElement::grad_run_lanes`]
+/// (each term is an exact product, and a lane holds at most `BLOCK / PLAIN_LANES` = 16 of them per
+/// run piece). f64: [`LANES`] compensated lanes (term `j` to lane `j % LANES` within blocks of
+/// [`RUN_BLOCK`]). `out` must not alias `g` or `x`.
 #[inline(always)]
 fn prelu_grad_run<T: PreluGradElement>(
     g: &[T],
