@@ -8,7 +8,7 @@
 use super::elementwise::{map_unary, ChunkOp};
 use super::leaky_relu::{leaky_relu_grad_scalar, leaky_relu_scalar, LeakyRelu, LeakyReluF16c};
 use super::relu::Relu;
-use crate::element::Float;
+use crate::element::{widen_f16, Float};
 use crate::math::{CompensatedLanes, CompensatedSum};
 use half::f16;
 
@@ -84,9 +84,46 @@ pub fn prelu<T: Float>(x: Option<&[T]>, out: &mut [T], alpha: &[T], inner: usize
 /// Measured before it (NCHW 32×64×56×56, 2 threads): the generic f16 kernel, whose α·x goes
 /// through software f16 conversions, took 2.9 ms, against 1.6 ms for PyTorch.
 pub struct PreluF16c<'a> {
-    pub x: Option<&'a [f16]>,
-    pub alpha: &'a [f16],
-    pub inner: usize,
+    x: Option<&'a [f16]>,
+    alpha: &'a [f16],
+    inner: usize,
+    /// Channel-innermost only (else empty): α as f32, a NaN without its payload (so α·x is the
+    /// generic f16 product's quiet NaN), and 0xffff where α is ±0. (x86 only: elsewhere the
+    /// generic kernel runs.)
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    wide: Vec<f32>,
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    zero: Vec<u16>,
+}
+
+impl<'a> PreluF16c<'a> {
+    /// The work for `x` (`None`: in place), one α per channel, `inner` elements per channel run.
+    /// Channel-innermost (inner = 1), it widens α once here rather than in every row.
+    pub fn new(x: Option<&'a [f16]>, alpha: &'a [f16], inner: usize) -> PreluF16c<'a> {
+        let (mut wide, mut zero) = (Vec::new(), Vec::new());
+        if inner == 1 {
+            wide = vec![0.0f32; alpha.len()];
+            widen_f16(alpha, &mut wide, crate::simd::has_f16c());
+            for w in wide.iter_mut() {
+                *w = if w.is_nan() {
+                    f32::NAN.copysign(*w)
+                } else {
+                    *w
+                };
+            }
+            zero = alpha
+                .iter()
+                .map(|a| if a.to_bits() & 0x7fff == 0 { 0xffff } else { 0 })
+                .collect();
+        }
+        PreluF16c {
+            x,
+            alpha,
+            inner,
+            wide,
+            zero,
+        }
+    }
 }
 
 impl ChunkOp<f16> for PreluF16c<'_> {
@@ -100,7 +137,7 @@ impl ChunkOp<f16> for PreluF16c<'_> {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: the op is built only where the CPU has F16C (simd::has_f16c).
             unsafe {
-                x86::prelu_innermost_f16c(x, out, self.alpha, start)
+                x86::prelu_innermost_f16c(x, out, self.alpha, &self.wide, &self.zero, start)
             };
             #[cfg(not(target_arch = "x86_64"))]
             prelu(x, out, self.alpha, 1, start);
@@ -485,32 +522,39 @@ mod x86 {
     use crate::kernels::leaky_relu::x86::{scaled, select};
     use std::arch::x86_64::{
         __m128i, __m256, _mm256_add_pd, _mm256_andnot_ps, _mm256_castps256_ps128, _mm256_cmp_ps,
-        _mm256_cvtph_ps, _mm256_cvtps_pd, _mm256_extractf128_ps, _mm256_loadu_pd, _mm256_mul_ps,
-        _mm256_set1_ps, _mm256_setzero_ps, _mm256_storeu_pd, _mm_and_si128, _mm_andnot_si128,
-        _mm_cmpeq_epi16, _mm_loadu_si128, _mm_or_si128, _mm_set1_epi16, _mm_setzero_si128,
-        _mm_storeu_si128, _CMP_GE_OQ,
+        _mm256_cvtph_ps, _mm256_cvtps_pd, _mm256_cvtps_ph, _mm256_extractf128_ps, _mm256_loadu_pd,
+        _mm256_loadu_ps, _mm256_mul_ps, _mm256_set1_ps, _mm256_setzero_ps, _mm256_storeu_pd,
+        _mm_and_si128, _mm_andnot_si128, _mm_blendv_epi8, _mm_cmpeq_epi16, _mm_cmpgt_epi16,
+        _mm_loadu_si128, _mm_or_si128, _mm_set1_epi16, _mm_setzero_si128, _mm_storeu_si128,
+        _CMP_GE_OQ, _MM_FROUND_TO_NEAREST_INT,
     };
 
     /// Forward PReLU, channel-innermost (inner = 1), on the piece of the flat array that starts
     /// at flat index `start`: `out[i] = leaky_relu(x[i]; alpha[(start + i) % channels])` for f16
-    /// (`x = None`: in place), with F16C. Per 8 elements: widen x and α, α·x in f32 (exact),
-    /// round once, zero it where x or α is ±0, and select x (x > 0 or NaN) or the product on the
-    /// bits. The same bits as [`super::leaky_relu_scalar`] on f16. The row walk is in here, so a
-    /// few channels per row cost no call per row.
+    /// (`x = None`: in place), with F16C. `wide` and `zero` are α prepared by
+    /// [`super::PreluF16c::new`]. Per 8 elements: widen x, α·x in f32 (exact), round once, zero it
+    /// where x or α is ±0, and keep x where x > 0 or NaN, selecting on the bits. The same bits as
+    /// [`super::leaky_relu_scalar`] on f16. The row walk is in here, so a few channels per row
+    /// cost no call per row.
     ///
     /// # Safety
-    /// The CPU has AVX2 and F16C; `x`, when given, has `out.len()` elements.
+    /// The CPU has AVX2 and F16C; `x`, when given, has `out.len()` elements; `wide` and `zero`
+    /// have `alpha.len()`.
     #[target_feature(enable = "avx2,f16c")]
     pub unsafe fn prelu_innermost_f16c(
         x: Option<&[f16]>,
         out: &mut [f16],
         alpha: &[f16],
+        wide: &[f32],
+        zero: &[u16],
         start: usize,
     ) {
         let (n, channels) = (out.len(), alpha.len());
+        let (wide, zero) = (&wide[..channels], &zero[..channels]);
         let dst = out.as_mut_ptr();
         let src = x.map_or(dst.cast_const(), <[f16]>::as_ptr);
         let magnitude = _mm_set1_epi16(0x7fff);
+        let infinity = _mm_set1_epi16(0x7c00);
         let mut i = 0;
         while i < n {
             let ch = (start + i) % channels;
@@ -518,17 +562,26 @@ mod x86 {
             let full = run / 8 * 8;
             for j in (0..full).step_by(8) {
                 // SAFETY: i + j + 8 <= n elements of `out` (and `x`), ch + j + 8 <= channels of
-                // `alpha`; each group is read before it is written, so in place works.
+                // `wide` and `zero`; each group is read before it is written, so in place works.
                 unsafe {
                     let xh = _mm_loadu_si128(src.add(i + j).cast::<__m128i>());
-                    let ah = _mm_loadu_si128(alpha.as_ptr().add(ch + j).cast::<__m128i>());
-                    let p = scaled(_mm256_cvtph_ps(ah), _mm256_cvtph_ps(xh));
+                    let a = _mm256_loadu_ps(wide.as_ptr().add(ch + j));
+                    let p = _mm256_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(_mm256_mul_ps(
+                        a,
+                        _mm256_cvtph_ps(xh),
+                    ));
+                    let mag = _mm_and_si128(xh, magnitude);
                     // ±0 in, or α = ±0: +0 (0·(−∞) would be NaN)
-                    let zero = _mm_or_si128(
-                        _mm_cmpeq_epi16(_mm_and_si128(xh, magnitude), _mm_setzero_si128()),
-                        _mm_cmpeq_epi16(_mm_and_si128(ah, magnitude), _mm_setzero_si128()),
+                    let to_zero = _mm_or_si128(
+                        _mm_cmpeq_epi16(mag, _mm_setzero_si128()),
+                        _mm_loadu_si128(zero.as_ptr().add(ch + j).cast::<__m128i>()),
                     );
-                    let r = select(xh, xh, _mm_andnot_si128(zero, p));
+                    // x itself where x > 0 (as i16: +inf and positive NaNs too) or x is NaN
+                    let keep = _mm_or_si128(
+                        _mm_cmpgt_epi16(xh, _mm_setzero_si128()),
+                        _mm_cmpgt_epi16(mag, infinity),
+                    );
+                    let r = _mm_blendv_epi8(_mm_andnot_si128(to_zero, p), xh, keep);
                     _mm_storeu_si128(dst.add(i + j).cast::<__m128i>(), r);
                 }
             }
@@ -688,19 +741,9 @@ mod tests {
                 }
                 .apply(start, &mut want);
                 let mut got = vec![f16::ZERO; len];
-                PreluF16c {
-                    x: Some(&x[..n]),
-                    alpha: &alpha,
-                    inner,
-                }
-                .apply(start, &mut got);
+                PreluF16c::new(Some(&x[..n]), &alpha, inner).apply(start, &mut got);
                 let mut in_place = xs.to_vec();
-                PreluF16c {
-                    x: None,
-                    alpha: &alpha,
-                    inner,
-                }
-                .apply(start, &mut in_place);
+                PreluF16c::new(None, &alpha, inner).apply(start, &mut in_place);
                 for i in 0..len {
                     let w = want[i].to_bits();
                     assert_eq!(got[i].to_bits(), w, "inner {inner}, start {start}, i {i}");

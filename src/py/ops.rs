@@ -381,7 +381,7 @@ struct F16cPrelu;
 impl PreluWork<f16> for F16cPrelu {
     type Work<'a> = PreluF16c<'a>;
     fn make<'a>(x: Option<&'a [f16]>, alpha: &'a [f16], inner: usize) -> PreluF16c<'a> {
-        PreluF16c { x, alpha, inner }
+        PreluF16c::new(x, alpha, inner)
     }
 }
 
