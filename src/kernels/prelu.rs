@@ -96,6 +96,17 @@ pub struct PreluF16c<'a> {
     zero: Vec<u16>,
 }
 
+/// A NaN α as f32 without its payload (sign kept), so that α·x in f32, rounded to f16, is the
+/// quiet NaN the generic f16 product gives; any other α as it is.
+#[inline]
+fn without_nan_payload(alpha: f32) -> f32 {
+    if alpha.is_nan() {
+        f32::NAN.copysign(alpha)
+    } else {
+        alpha
+    }
+}
+
 impl<'a> PreluF16c<'a> {
     /// The work for `x` (`None`: in place), one α per channel, `inner` elements per channel run.
     /// Channel-innermost (inner = 1), it widens α once here rather than in every row.
@@ -105,11 +116,7 @@ impl<'a> PreluF16c<'a> {
             wide = vec![0.0f32; alpha.len()];
             widen_f16(alpha, &mut wide, crate::simd::has_f16c());
             for w in wide.iter_mut() {
-                *w = if w.is_nan() {
-                    f32::NAN.copysign(*w)
-                } else {
-                    *w
-                };
+                *w = without_nan_payload(*w);
             }
             zero = alpha
                 .iter()
@@ -150,13 +157,7 @@ impl ChunkOp<f16> for PreluF16c<'_> {
             let run = (n - i).min(self.inner - pos % self.inner);
             let xs = x.map(|x| &x[i..i + run]);
             let o = &mut out[i..i + run];
-            let alpha = self.alpha[ch].to_f32();
-            // a NaN α without its payload: α·x is then the generic f16 product's quiet NaN
-            let alpha = if alpha.is_nan() {
-                f32::NAN.copysign(alpha)
-            } else {
-                alpha
-            };
+            let alpha = without_nan_payload(self.alpha[ch].to_f32());
             if alpha == 0.0 {
                 map_unary(&Relu, xs, o);
             } else {
