@@ -6,7 +6,9 @@
 //! numbers from the shape, the axis and the memory order (C or F).
 
 use super::elementwise::{map_unary, ChunkOp};
-use super::leaky_relu::{leaky_relu_grad_scalar, leaky_relu_scalar, LeakyRelu, LeakyReluF16c};
+use super::leaky_relu::{
+    leaky_relu, leaky_relu_grad_scalar, leaky_relu_scalar, LeakyRelu, LeakyReluF16c,
+};
 use super::relu::Relu;
 use crate::element::{widen_f16, Float};
 use crate::math::{CompensatedLanes, CompensatedSum};
@@ -77,7 +79,8 @@ pub fn prelu<T: Float>(x: Option<&[T]>, out: &mut [T], alpha: &[T], inner: usize
 }
 
 /// Forward PReLU on f16 arrays where the CPU has F16C, as chunk work: each channel run (inner > 1)
-/// goes through the one-pass leaky kernel [`LeakyReluF16c`] (relu where the run's α is 0);
+/// goes through the one-pass leaky kernel [`LeakyReluF16c`] (relu where the run's α is 0, the
+/// generic kernel where it is ±∞ or NaN);
 /// channel-innermost layouts (inner = 1) through a one-pass kernel with one α per element (the
 /// same bit selects, α = 0 lanes zeroed). Bit-identical to [`Prelu`] on f16.
 ///
@@ -157,9 +160,12 @@ impl ChunkOp<f16> for PreluF16c<'_> {
             let run = (n - i).min(self.inner - pos % self.inner);
             let xs = x.map(|x| &x[i..i + run]);
             let o = &mut out[i..i + run];
-            let alpha = without_nan_payload(self.alpha[ch].to_f32());
+            let alpha = self.alpha[ch].to_f32();
             if alpha == 0.0 {
                 map_unary(&Relu, xs, o);
+            } else if !alpha.is_finite() {
+                // LeakyReluF16c needs a finite α; ±∞ and NaN are rare enough for the generic kernel
+                leaky_relu(xs, o, self.alpha[ch]);
             } else {
                 LeakyReluF16c { x: xs, alpha }.apply(0, o);
             }
@@ -534,7 +540,8 @@ mod x86 {
     /// at flat index `start`: `out[i] = leaky_relu(x[i]; alpha[(start + i) % channels])` for f16
     /// (`x = None`: in place), with F16C. `wide` and `zero` are α prepared by
     /// [`super::PreluF16c::new`]. Per 8 elements: widen x, α·x in f32 (exact), round once, zero it
-    /// where x or α is ±0, and keep x where x > 0 or NaN, selecting on the bits. The same bits as
+    /// where x is −0 or α is ±0, and keep x where x > 0, x = +0 or x is NaN (one compare on the
+    /// bits): 12 instructions with the loads and the store. The same bits as
     /// [`super::leaky_relu_scalar`] on f16. The row walk is in here, so a few channels per row
     /// cost no call per row.
     ///
@@ -554,8 +561,10 @@ mod x86 {
         let (wide, zero) = (&wide[..channels], &zero[..channels]);
         let dst = out.as_mut_ptr();
         let src = x.map_or(dst.cast_const(), <[f16]>::as_ptr);
-        let magnitude = _mm_set1_epi16(0x7fff);
-        let infinity = _mm_set1_epi16(0x7c00);
+        // as i16, the bits of +0, x > 0 and every NaN (negative NaNs are 0xfc01..=0xffff) are
+        // above those of −∞ (0xfc00); −0 (0x8000) and x < 0 are at or below
+        let negative_infinity = _mm_set1_epi16(0xfc00u16 as i16);
+        let negative_zero = _mm_set1_epi16(0x8000u16 as i16);
         let mut i = 0;
         while i < n {
             let ch = (start + i) % channels;
@@ -571,17 +580,12 @@ mod x86 {
                         a,
                         _mm256_cvtph_ps(xh),
                     ));
-                    let mag = _mm_and_si128(xh, magnitude);
-                    // ±0 in, or α = ±0: +0 (0·(−∞) would be NaN)
+                    // x = −0 or α = ±0: +0 (0·(−∞) would be NaN, and so would NaN·(−0))
                     let to_zero = _mm_or_si128(
-                        _mm_cmpeq_epi16(mag, _mm_setzero_si128()),
+                        _mm_cmpeq_epi16(xh, negative_zero),
                         _mm_loadu_si128(zero.as_ptr().add(ch + j).cast::<__m128i>()),
                     );
-                    // x itself where x > 0 (as i16: +inf and positive NaNs too) or x is NaN
-                    let keep = _mm_or_si128(
-                        _mm_cmpgt_epi16(xh, _mm_setzero_si128()),
-                        _mm_cmpgt_epi16(mag, infinity),
-                    );
+                    let keep = _mm_cmpgt_epi16(xh, negative_infinity);
                     let r = _mm_blendv_epi8(_mm_andnot_si128(to_zero, p), xh, keep);
                     _mm_storeu_si128(dst.add(i + j).cast::<__m128i>(), r);
                 }
@@ -715,41 +719,50 @@ mod tests {
     use super::*;
 
     /// The F16C forward gives the generic f16 forward's bits: every f16 value, channels with
-    /// α = 0, −1 and values that round, runs cut at chunk starts, in and out of place.
+    /// α = 0, −1, ±∞, NaN and values that round, runs cut at chunk starts, in and out of place.
+    /// Channel-innermost, x is also shifted through every channel position, so each value meets
+    /// each α in the 8-lane loop and in the scalar tail of a row.
     #[test]
     fn f16c_forward_matches_generic() {
         if !crate::simd::has_f16c() {
             return;
         }
-        let x: Vec<f16> = (0..=u16::MAX).map(f16::from_bits).collect();
-        // NaN α with payloads: a product keeps them unless made the generic quiet NaN
+        let every: Vec<f16> = (0..=u16::MAX).map(f16::from_bits).collect();
+        // NaN α with payloads: a product keeps them unless made the generic quiet NaN; ±∞ α:
+        // ∞·(−0) is NaN where the generic kernel gives +0
         let alphas = [
-            0x3400u16, 0x0000, 0xbc00, 0x2e66, 0x01f7, 0x8000, 0x7bff, 0x7d23, 0xfe01,
+            0x3400u16, 0x0000, 0xbc00, 0x2e66, 0x01f7, 0x8000, 0x7bff, 0x7d23, 0xfe01, 0x7c00,
+            0xfc00,
         ]
         .map(f16::from_bits);
-        // each rotation puts another α on the channel of each special value
-        for (rotation, inner) in (0..alphas.len()).flat_map(|r| [(r, 1usize), (r, 7), (r, 1000)]) {
+        let cases = (0..alphas.len()).flat_map(|r| {
+            let shifts = (0..alphas.len()).map(move |s| (r, 1usize, s, 0usize));
+            let runs = [7usize, 1000].map(|inner| (r, inner, 0, 0));
+            let starts = [3usize, 1001].map(|start| (r, 1, 0, start));
+            shifts.chain(runs).chain(starts)
+        });
+        for (rotation, inner, shift, start) in cases {
             let mut alpha = alphas.to_vec();
             alpha.rotate_left(rotation);
+            let mut x = every.clone();
+            x.rotate_left(shift);
             let n = x.len() / (alpha.len() * inner) * (alpha.len() * inner);
-            for start in [0usize, 3, 1001] {
-                let (xs, len) = (&x[start..n], n - start);
-                let mut want = vec![f16::ZERO; len];
-                Prelu {
-                    x: Some(&x[..n]),
-                    alpha: &alpha,
-                    inner,
-                }
-                .apply(start, &mut want);
-                let mut got = vec![f16::ZERO; len];
-                PreluF16c::new(Some(&x[..n]), &alpha, inner).apply(start, &mut got);
-                let mut in_place = xs.to_vec();
-                PreluF16c::new(None, &alpha, inner).apply(start, &mut in_place);
-                for i in 0..len {
-                    let w = want[i].to_bits();
-                    assert_eq!(got[i].to_bits(), w, "inner {inner}, start {start}, i {i}");
-                    assert_eq!(in_place[i].to_bits(), w, "in place, inner {inner}, i {i}");
-                }
+            let (xs, len) = (&x[start..n], n - start);
+            let mut want = vec![f16::ZERO; len];
+            Prelu {
+                x: Some(&x[..n]),
+                alpha: &alpha,
+                inner,
+            }
+            .apply(start, &mut want);
+            let mut got = vec![f16::ZERO; len];
+            PreluF16c::new(Some(&x[..n]), &alpha, inner).apply(start, &mut got);
+            let mut in_place = xs.to_vec();
+            PreluF16c::new(None, &alpha, inner).apply(start, &mut in_place);
+            for i in 0..len {
+                let (w, at) = (want[i].to_bits(), (inner, shift, start, i));
+                assert_eq!(got[i].to_bits(), w, "(inner, shift, start, i) = {at:?}");
+                assert_eq!(in_place[i].to_bits(), w, "in place, {at:?}");
             }
         }
     }

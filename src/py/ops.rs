@@ -316,17 +316,21 @@ pub fn leaky_relu(
     out: &Bound<'_, PyAny>,
 ) -> PyResult<bool> {
     if f16c_path(out) {
+        // (α is converted in the default environment: the caller's rounding mode would change it)
         let _env = crate::fpenv::Standard::enter();
         let alpha = f16::round_from_f64(alpha).to_f32(); // the f16 α, exactly
         if alpha == 0.0 {
             // leaky with α = 0 is relu, element for element (LeakyReluF16c needs α ≠ 0)
             return run_unary::<f16, _>(py, x, out, Relu);
         }
-        let done = with_unary::<f16, ()>(x, out, |xs, o| {
-            let work = LeakyReluF16c { x: xs, alpha };
-            maybe_detach(py, o.len(), || parallel::for_each_chunk(o, &work))
-        })?;
-        return Ok(done.is_some());
+        if alpha.is_finite() {
+            let done = with_unary::<f16, ()>(x, out, |xs, o| {
+                let work = LeakyReluF16c { x: xs, alpha };
+                maybe_detach(py, o.len(), || parallel::for_each_chunk(o, &work))
+            })?;
+            return Ok(done.is_some());
+        }
+        // ±∞ (the Python layer rejects it; this binding does not): the generic kernel below
     }
     dispatch_float!(out, T => {
         run_unary::<T, _>(py, x, out, LeakyRelu { alpha: T::round_from_f64(alpha) })
