@@ -152,8 +152,8 @@ pub(super) mod x86 {
     use super::{f16, leaky_relu_grad_scalar, leaky_relu_scalar};
     use std::arch::x86_64::{
         __m128i, __m256, _mm256_cvtph_ps, _mm256_cvtps_ph, _mm256_fmadd_ps, _mm256_mul_ps,
-        _mm256_set1_ps, _mm256_setzero_ps, _mm_and_si128, _mm_andnot_si128, _mm_blendv_epi8,
-        _mm_cmpgt_epi16, _mm_loadu_si128, _mm_set1_epi16, _mm_setzero_si128, _mm_storeu_si128,
+        _mm256_set1_ps, _mm256_setzero_ps, _mm_and_si128, _mm_blendv_epi8, _mm_cmpgt_epi16,
+        _mm_loadu_si128, _mm_set1_epi16, _mm_setzero_si128, _mm_storeu_si128,
         _MM_FROUND_TO_NEAREST_INT,
     };
 
@@ -175,11 +175,8 @@ pub(super) mod x86 {
     /// `scaled` (already 0 where α is 0).
     #[inline(always)]
     pub(in crate::kernels) unsafe fn select(g: __m128i, x: __m128i, scaled: __m128i) -> __m128i {
-        // as i16: 0 < x <= 0x7c00 (+inf); negative values are negative, NaNs above 0x7c00
-        let positive = _mm_andnot_si128(
-            _mm_cmpgt_epi16(x, _mm_set1_epi16(0x7c00)),
-            _mm_cmpgt_epi16(x, _mm_setzero_si128()),
-        );
+        // as i16, x > 0 (+inf and positive NaNs too: the NaN select comes last) is positive
+        let positive = _mm_cmpgt_epi16(x, _mm_setzero_si128());
         let nan = _mm_cmpgt_epi16(
             _mm_and_si128(x, _mm_set1_epi16(0x7fff)),
             _mm_set1_epi16(0x7c00),
