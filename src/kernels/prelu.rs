@@ -737,9 +737,14 @@ mod tests {
         .map(f16::from_bits);
         let cases = (0..alphas.len()).flat_map(|r| {
             let shifts = (0..alphas.len()).map(move |s| (r, 1usize, s, 0usize));
-            let runs = [7usize, 1000].map(|inner| (r, inner, 0, 0));
-            let starts = [3usize, 1001].map(|start| (r, 1, 0, start));
-            shifts.chain(runs).chain(starts)
+            let cut = [(1usize, 3usize), (1, 1001)].into_iter();
+            let runs = [7usize, 1000]
+                .into_iter()
+                .flat_map(|inner| [0usize, 3, 1001].map(|start| (inner, start)));
+            shifts.chain(
+                cut.chain(runs)
+                    .map(move |(inner, start)| (r, inner, 0, start)),
+            )
         });
         for (rotation, inner, shift, start) in cases {
             let mut alpha = alphas.to_vec();
