@@ -382,13 +382,19 @@ impl CompensatedSum {
         self.sum += term;
     }
 
-    /// Add another partial sum (its compensation included).
+    /// Add another partial sum (its compensation included). Branch-free (a select), so a loop
+    /// merging arrays of partial sums vectorizes.
     #[inline(always)]
     pub fn merge(&mut self, other: &CompensatedSum) {
         self.add(other.sum);
-        if other.sum.is_finite() {
-            self.add(other.compensation);
-        }
+        // a non-finite partial's compensation is NaN or meaningless; adding +0 changes nothing
+        // (the sum is never −0: it starts at +0, and x + (−0) = x)
+        let compensation = if other.sum.is_finite() {
+            other.compensation
+        } else {
+            0.0
+        };
+        self.add(compensation);
     }
 
     #[inline(always)]
