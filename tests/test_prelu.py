@@ -140,6 +140,27 @@ def test_prelu_in_place_and_alpha_grad_out() -> None:
     assert_identical(gx, want_gx)
 
 
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("shape", [(1000, 24), (300, 1000)])
+def test_prelu_grad_channel_innermost_in_place(dtype: type, shape: tuple[int, int]) -> None:
+    # Several tiles whose rows are one contiguous piece, cut into staging blocks mid-row: in
+    # place on grad and on x it must give the out-of-place bits, grad_alpha included.
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal(shape).astype(dtype)
+    g = rng.standard_normal(shape).astype(dtype)
+    alpha = np.linspace(-0.5, 0.5, shape[1]).astype(dtype)
+    gx, ga = relu_rs.prelu_grad(g, x, alpha, axis=-1)
+    want_gx, want_ga = ref_prelu_grad(g, x, alpha, 1)
+    assert_identical(gx, want_gx)
+    assert ulp_distance(ga, want_ga).max() <= 1
+    g2, x2 = g.copy(), x.copy()
+    gx_g, ga_g = relu_rs.prelu_grad(g2, x, alpha, axis=-1, out=g2)
+    gx_x, ga_x = relu_rs.prelu_grad(g, x2, alpha, axis=-1, out=x2)
+    for got, got_a in ((gx_g, ga_g), (gx_x, ga_x)):
+        assert got.tobytes() == gx.tobytes()
+        assert got_a.tobytes() == ga.tobytes()
+
+
 def test_prelu_alpha_cast_to_x_dtype() -> None:
     x = np.array([[-1.0, -1.0]], dtype=np.float16)
     y = relu_rs.prelu(x, np.array([0.1, 0.3]), axis=1)
