@@ -11,7 +11,11 @@ import relu_rs
 from conftest import torch_or_skip
 
 PEERS = ["relu_rs", "numpy", "torch"]
-SHAPES = {"NCHW 32x64x56x56": ((32, 64, 56, 56), 1), "NC 4096x1024": ((4096, 1024), 1)}
+SHAPES = {
+    "NCHW 32x64x56x56": ((32, 64, 56, 56), 1),
+    "NC 4096x1024": ((4096, 1024), 1),
+    "NC 64x1024": ((64, 1024), 1),  # a small batch: a training step of an MLP
+}
 
 
 def _inputs(

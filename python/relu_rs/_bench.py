@@ -163,6 +163,7 @@ def build_cases(quick: bool) -> list[Case]:
     shapes: dict[str, tuple[int, ...]] = {"NC 4096x1024": (4096, 1024)}
     if not quick:
         shapes["NCHW 32x64x56x56"] = (32, 64, 56, 56)
+        shapes["NC 64x1024"] = (64, 1024)  # a small batch: a training step of an MLP
     cases += [c for label, shape in shapes.items() for c in _prelu_cases(label, shape, torch)]
     if not quick:
         nchw = shapes["NCHW 32x64x56x56"]
