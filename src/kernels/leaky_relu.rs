@@ -94,7 +94,7 @@ pub fn leaky_relu_grad<T: Float>(grad: Option<&[T]>, x: Option<&[T]>, out: &mut 
 /// L1, ~20 instructions per 8 elements) ran at 0.4-0.6x PyTorch's float16 leaky_relu (4M
 /// elements, 2 threads); a first version of this kernel (float compare and blend, + 0 on every
 /// lane, NaN bits restored after rounding: 11 instructions) at 0.8-1.1x; this one at 1.1-1.3x
-/// in five of six runs (0.8x in one: this VM's bandwidth swings).
+/// in six of seven runs (0.8x in one: this VM's bandwidth swings).
 pub struct LeakyReluF16c<'a> {
     pub x: Option<&'a [f16]>,
     /// The f16 α, as f32 (exactly); finite and not zero.
