@@ -392,29 +392,23 @@ impl<T: PreluGradElement> Task for TileTask<'_, T> {
         let b = self.block;
         let mut acc = vec![CompensatedSum::default(); b.nch];
         let mut plain = vec![0.0; b.nch];
-        if self.inner == 1 && b.col1 - b.col0 == self.row_len {
-            // Channel-innermost with every channel in the block: the tile's rows are one
-            // contiguous piece, and one call takes them all (each row a call, and each call
-            // zeroing its staging buffers, cost more than a row of 64 channels). The terms still
-            // reach `plain` in increasing position, so the sums are the same.
-            let (lo, hi) = (self.rows.start * self.row_len, self.rows.end * self.row_len);
-            debug_assert!(hi <= self.len);
-            // SAFETY: as below; `lo..hi` is this tile's rows, whole.
-            let seg = unsafe { std::slice::from_raw_parts_mut(self.out.0.add(lo), hi - lo) };
-            let g = self.grad.map(|g| &g[lo..hi]);
-            let x = self.x.map(|x| &x[lo..hi]);
-            prelu_grad_piece(g, x, seg, self.alpha, 1, lo, &mut acc, &mut plain, b.ch0);
-            if !T::WIDE {
-                fold_plain(&mut acc, &plain);
-            }
-            return acc;
-        }
-        for row in self.rows {
-            let lo = row * self.row_len + b.col0;
-            let hi = row * self.row_len + b.col1;
+        // Row by row; but channel-innermost with every channel in the block, the tile's rows are
+        // one contiguous piece and one call takes them all (a call per row, each zeroing its
+        // staging buffers, cost more than a row of 64 channels). The terms reach `plain` in
+        // increasing position either way, so the sums are the same.
+        let whole_rows = self.inner == 1 && b.col1 - b.col0 == self.row_len;
+        let rows_per_piece = if whole_rows {
+            self.rows.len().max(1)
+        } else {
+            1
+        };
+        for first in self.rows.clone().step_by(rows_per_piece) {
+            let last = (first + rows_per_piece).min(self.rows.end) - 1;
+            let lo = first * self.row_len + b.col0;
+            let hi = last * self.row_len + b.col1;
             debug_assert!(hi <= self.len);
             // SAFETY: `lo..hi` lies inside `out` (hi ≤ outer·row_len = len), and tiles partition
-            // the matrix, so no two tiles (or rows) create overlapping slices. `grad`/`x` are
+            // the matrix, so no two tiles (or pieces) create overlapping slices. `grad`/`x` are
             // `Some` only when they do not alias `out`.
             let seg = unsafe { std::slice::from_raw_parts_mut(self.out.0.add(lo), hi - lo) };
             let g = self.grad.map(|g| &g[lo..hi]);
