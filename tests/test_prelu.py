@@ -161,6 +161,26 @@ def test_prelu_grad_channel_innermost_in_place(dtype: type, shape: tuple[int, in
         assert got_a.tobytes() == ga.tobytes()
 
 
+def test_alpha_grad_out_may_be_an_input() -> None:
+    # alpha_grad_out is written once every input has been read: it may be alpha itself (an
+    # in-place optimizer step's buffer), or a view into grad or x
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((6, 4)).astype(np.float32)
+    g = rng.standard_normal((6, 4)).astype(np.float32)
+    alpha = np.array([0.1, -0.2, 0.3, 0.0], dtype=np.float32)
+    want_gx, want_ga = ref_prelu_grad(g, x, alpha, 1)
+    a2 = alpha.copy()
+    gx, ga = relu_rs.prelu_grad(g, x, a2, alpha_grad_out=a2)
+    assert ga is a2
+    assert_identical(gx, want_gx)
+    assert ulp_distance(ga, want_ga).max() <= 1
+    g2 = g.copy()
+    gx, ga = relu_rs.prelu_grad(g2, x, alpha, alpha_grad_out=g2[0])
+    assert ga.base is g2
+    assert_identical(gx, want_gx)
+    assert ulp_distance(ga, want_ga).max() <= 1
+
+
 def test_prelu_alpha_cast_to_x_dtype() -> None:
     x = np.array([[-1.0, -1.0]], dtype=np.float16)
     y = relu_rs.prelu(x, np.array([0.1, 0.3]), axis=1)

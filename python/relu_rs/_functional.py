@@ -477,6 +477,22 @@ def _prelu_direct_inner(x: object, alpha: object, axis: object) -> tuple[int, in
     return math.prod(shape[ax + 1 :]), math.prod(shape[:ax])
 
 
+def _direct_alpha_grad_out(alpha_grad_out: object, alpha: object, out: object) -> bool:
+    """``alpha_grad_out`` needs no checking: None, or a writeable ndarray of ``alpha``'s shape and
+    dtype that does not overlap an ndarray ``out``. The full path checks (and raises for) the
+    rest."""
+    if alpha_grad_out is None:
+        return True
+    return (
+        type(alpha_grad_out) is np.ndarray
+        and isinstance(alpha, np.ndarray)
+        and alpha_grad_out.shape == alpha.shape
+        and alpha_grad_out.dtype == alpha.dtype
+        and alpha_grad_out.flags.writeable
+        and not (isinstance(out, np.ndarray) and np.may_share_memory(alpha_grad_out, out))
+    )
+
+
 def prelu(
     x: npt.ArrayLike, alpha: npt.ArrayLike, *, axis: int = 1, out: Array | None = None
 ) -> Array:
@@ -520,14 +536,21 @@ def prelu_grad(
     The sum is accumulated in float64 over fixed tiles and combined in a fixed order, so it is
     bit-identical for every thread count, and within 2 ULP of the exact sum for float32 inputs.
     ``alpha_grad_out``, if given (``alpha``'s shape, ``x``'s dtype), is overwritten with
-    ``grad_alpha`` and returned.
+    ``grad_alpha`` and returned. It is written after every input has been read, so it may be
+    ``alpha`` itself; it must not overlap ``out``.
     """
-    if alpha_grad_out is None and (inner := _prelu_direct_inner(x, alpha, axis)) is not None:
+    if (inner := _prelu_direct_inner(x, alpha, axis)) is not None and _direct_alpha_grad_out(
+        alpha_grad_out, alpha, out
+    ):
         assert isinstance(alpha, np.ndarray)  # checked by _prelu_direct_inner
         alpha_sums = np.zeros(alpha.shape, dtype=alpha.dtype)
         done = _direct_grad(_relu_rs.prelu_grad, grad, x, (alpha, *inner), out, alpha_sums)
         if done is not None:
-            return done, alpha_sums
+            if alpha_grad_out is None:
+                return done, alpha_sums
+            # written once every input has been read, so it may be alpha, grad or x
+            np.copyto(alpha_grad_out, alpha_sums)
+            return done, alpha_grad_out
     g = _input(grad, "grad")
     xa = _input(x, "x")
     _same_shape(g, xa)
