@@ -1,16 +1,21 @@
 """relu_rs: the ReLU family of activations and their gradients for NumPy arrays.
 
 Rust kernels, zero-copy on C/F-contiguous arrays, parallel on large ones, exact where the math
-allows and within stated ULP bounds where it does not (softplus).
+allows and within stated ULP bounds where it does not (softplus). Every function is the compiled
+one itself: it converts array-likes, keeps the dtype, honours ``out=`` and checks its arguments
+before writing anything.
 
 >>> import numpy as np, relu_rs
 >>> relu_rs.relu(np.array([-1.0, 0.5]))
 array([0. , 0.5])
 """
 
-from ._functional import (
+from typing import Any
+
+from ._relu_rs import (
+    __version__,
+    float_dtypes,
     get_num_threads,
-    info,
     leaky_relu,
     leaky_relu_grad,
     prelu,
@@ -18,10 +23,10 @@ from ._functional import (
     relu,
     relu_grad,
     set_num_threads,
+    simd_path,
     softplus,
     softplus_grad,
 )
-from ._relu_rs import __version__
 
 __all__ = [
     "__version__",
@@ -37,3 +42,14 @@ __all__ = [
     "softplus",
     "softplus_grad",
 ]
+
+
+def info() -> dict[str, Any]:
+    """Build and runtime facts: ``version``, ``simd`` (the kernel code path in use),
+    ``num_threads``, and the supported float dtypes."""
+    return {
+        "version": __version__,
+        "simd": simd_path(),
+        "num_threads": get_num_threads(),
+        "dtypes": list(float_dtypes),
+    }

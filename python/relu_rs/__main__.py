@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._functional import info
+from . import info
 
 
 def _print_info() -> None:

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from . import _functional as F
+import relu_rs as F
 
 Array = npt.NDArray[Any]
 Fn = Callable[[], object]

@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import nn
-from ._functional import softplus
+from ._relu_rs import softplus
 
 Array = npt.NDArray[Any]
 ACTIVATIONS = ["sigmoid", "relu", "leaky_relu", "prelu", "softplus"]

@@ -1,13 +1,15 @@
-# Stub for the compiled module. Private: use the functions re-exported by `relu_rs`, which
-# validate their arguments. Each kernel takes ndarrays of one native dtype and one shape and
-# returns True when it ran zero-copy; it returns False, having written nothing, when the arrays
-# are not all contiguous in one memory order or an input partially overlaps `out` (the caller
-# then copies and calls again).
+# Stub for the compiled module; `relu_rs` re-exports these functions (their docstrings are the
+# compiled module's). Every function converts array-likes, keeps the dtype, honours out= and
+# raises TypeError/ValueError naming the argument before writing anything.
+
+from typing import Any, Final
 
 import numpy as np
+import numpy.typing as npt
 
 __all__ = [
     "__version__",
+    "float_dtypes",
     "get_num_threads",
     "leaky_relu",
     "leaky_relu_grad",
@@ -21,28 +23,44 @@ __all__ = [
     "softplus_grad",
 ]
 
-__version__: str
+_Array = npt.NDArray[Any]
 
-def relu(x: np.ndarray, out: np.ndarray) -> bool: ...
-def relu_grad(grad: np.ndarray, x: np.ndarray, out: np.ndarray) -> bool: ...
-def leaky_relu(x: np.ndarray, alpha: float, out: np.ndarray) -> bool: ...
-def leaky_relu_grad(grad: np.ndarray, x: np.ndarray, alpha: float, out: np.ndarray) -> bool: ...
+__version__: Final[str]
+float_dtypes: Final[list[str]]
+
+def relu(x: npt.ArrayLike, *, out: _Array | None = None) -> _Array: ...
+def relu_grad(grad: npt.ArrayLike, x: npt.ArrayLike, *, out: _Array | None = None) -> _Array: ...
+def leaky_relu(x: npt.ArrayLike, alpha: float = 0.01, *, out: _Array | None = None) -> _Array: ...
+def leaky_relu_grad(
+    grad: npt.ArrayLike, x: npt.ArrayLike, alpha: float = 0.01, *, out: _Array | None = None
+) -> _Array: ...
 def prelu(
-    x: np.ndarray, alpha: np.ndarray, inner_c: int, inner_f: int, out: np.ndarray
-) -> bool: ...
+    x: npt.ArrayLike, alpha: npt.ArrayLike, *, axis: int = 1, out: _Array | None = None
+) -> _Array: ...
 def prelu_grad(
-    grad: np.ndarray,
-    x: np.ndarray,
-    alpha: np.ndarray,
-    inner_c: int,
-    inner_f: int,
-    out: np.ndarray,
-    alpha_grad: np.ndarray,
-) -> bool: ...
-def softplus(x: np.ndarray, beta: float, threshold: float, out: np.ndarray) -> bool: ...
+    grad: npt.ArrayLike,
+    x: npt.ArrayLike,
+    alpha: npt.ArrayLike,
+    *,
+    axis: int = 1,
+    out: _Array | None = None,
+    alpha_grad_out: _Array | None = None,
+) -> tuple[_Array, _Array]: ...
+def softplus(
+    x: npt.ArrayLike,
+    beta: float = 1.0,
+    threshold: float | None = None,
+    *,
+    out: _Array | None = None,
+) -> _Array: ...
 def softplus_grad(
-    grad: np.ndarray, x: np.ndarray, beta: float, threshold: float, out: np.ndarray
-) -> bool: ...
-def set_num_threads(n: int | None = None) -> None: ...
+    grad: npt.ArrayLike,
+    x: npt.ArrayLike,
+    beta: float = 1.0,
+    threshold: float | None = None,
+    *,
+    out: _Array | None = None,
+) -> _Array: ...
+def set_num_threads(n: int | None) -> None: ...
 def get_num_threads() -> int: ...
 def simd_path() -> str: ...

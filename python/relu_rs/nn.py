@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ._functional import (
+from ._relu_rs import (
     leaky_relu,
     leaky_relu_grad,
     prelu,

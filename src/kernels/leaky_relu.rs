@@ -1,6 +1,6 @@
 //! Leaky ReLU and its gradient, for one α shared by every element.
 
-use super::elementwise::{map_binary, map_unary, BinaryOp, ChunkOp, UnaryOp};
+use super::elementwise::{map_unary, BinaryOp, ChunkOp, UnaryOp};
 use crate::element::Float;
 use half::f16;
 
@@ -76,9 +76,10 @@ impl<T: Float> BinaryOp<T> for LeakyReluGrad<T> {
 }
 
 /// `out = leaky_relu_grad(grad, x; alpha)` elementwise; `None` for an input means it is `out`.
+#[cfg(test)]
 #[inline(always)]
 pub fn leaky_relu_grad<T: Float>(grad: Option<&[T]>, x: Option<&[T]>, out: &mut [T], alpha: T) {
-    map_binary(&LeakyReluGrad { alpha }, grad, x, out);
+    super::elementwise::map_binary(&LeakyReluGrad { alpha }, grad, x, out);
 }
 
 /// Leaky ReLU on f16 arrays in one pass with F16C, as chunk work: per 8 elements, widen, α·x + 0

@@ -1,6 +1,6 @@
 //! ReLU and its gradient.
 
-use super::elementwise::{map_binary, map_unary, BinaryOp, UnaryOp};
+use super::elementwise::{BinaryOp, UnaryOp};
 use crate::element::{Float, ReluElement};
 
 /// relu(x) = max(0, x).
@@ -55,15 +55,17 @@ impl<T: Float> BinaryOp<T> for ReluGrad {
 }
 
 /// `out = relu(x)` over contiguous slices (any layout, contiguous); `x = None` works in place.
+#[cfg(test)]
 #[inline(always)]
 pub fn relu<T: ReluElement>(x: Option<&[T]>, out: &mut [T]) {
-    map_unary(&Relu, x, out);
+    super::elementwise::map_unary(&Relu, x, out);
 }
 
 /// `out = relu_grad(grad, x)` elementwise; `None` for an input means it is `out` (in place).
+#[cfg(test)]
 #[inline(always)]
 pub fn relu_grad<T: Float>(grad: Option<&[T]>, x: Option<&[T]>, out: &mut [T]) {
-    map_binary(&ReluGrad, grad, x, out);
+    super::elementwise::map_binary(&ReluGrad, grad, x, out);
 }
 
 #[cfg(test)]

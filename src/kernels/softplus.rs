@@ -11,7 +11,7 @@
 //!   so the rounded result is within 1 ULP), f64 with libm's ([`crate::math::Libm`], within
 //!   2 ULP).
 
-use super::elementwise::{map_binary, map_unary, BinaryOp, UnaryOp};
+use super::elementwise::{BinaryOp, UnaryOp};
 use crate::element::{f16_to_f32, f32_to_f16, Float, ReluElement};
 use crate::math::{self, Libm, Narrow};
 use half::f16;
@@ -188,16 +188,18 @@ impl<T: Float> BinaryOp<T> for SoftplusGrad<true> {
 }
 
 /// `out = softplus(x; beta, threshold)`; see [`math::softplus`]. `x = None` works in place.
+#[cfg(test)]
 #[inline(always)]
 pub fn softplus<T: SoftplusElement>(x: Option<&[T]>, out: &mut [T], beta: f64, threshold: f64) {
     if beta == 1.0 {
-        map_unary(&Softplus::<false> { beta, threshold }, x, out);
+        super::elementwise::map_unary(&Softplus::<false> { beta, threshold }, x, out);
     } else {
-        map_unary(&Softplus::<true> { beta, threshold }, x, out);
+        super::elementwise::map_unary(&Softplus::<true> { beta, threshold }, x, out);
     }
 }
 
 /// `out = grad·σ(beta·x)` (`grad` where beta·x > threshold); see [`math::softplus_grad`].
+#[cfg(test)]
 #[inline(always)]
 pub fn softplus_grad<T: SoftplusElement>(
     grad: Option<&[T]>,
@@ -207,9 +209,9 @@ pub fn softplus_grad<T: SoftplusElement>(
     threshold: f64,
 ) {
     if beta == 1.0 {
-        map_binary(&SoftplusGrad::<false> { beta, threshold }, grad, x, out);
+        super::elementwise::map_binary(&SoftplusGrad::<false> { beta, threshold }, grad, x, out);
     } else {
-        map_binary(&SoftplusGrad::<true> { beta, threshold }, grad, x, out);
+        super::elementwise::map_binary(&SoftplusGrad::<true> { beta, threshold }, grad, x, out);
     }
 }
 

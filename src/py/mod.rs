@@ -1,4 +1,7 @@
-//! Python bindings: extraction, dtype dispatch, checks, GIL release. No arithmetic lives here.
+//! The Python binding: one generic call (conversion, dtype policy, checks, `out=`, layouts and
+//! overlap, errors) that every function goes through. No arithmetic lives here.
 
-pub mod arrays;
-pub mod ops;
+mod args;
+mod array;
+mod call;
+pub mod functions;

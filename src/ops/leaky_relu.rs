@@ -1,0 +1,86 @@
+//! leaky_relu and its gradient, one α for every element.
+
+use super::{map_binary, map_unary, not_a_float, Activation, Arity, Io, Slices};
+use crate::element::Float;
+use crate::kernels::leaky_relu::{LeakyRelu, LeakyReluF16c, LeakyReluGrad, LeakyReluGradF16c};
+use crate::kernels::relu::Relu;
+use crate::parallel::for_each_chunk;
+use half::f16;
+
+/// x if x > 0 else α·x; α is rounded once to the element type.
+pub struct Forward {
+    pub alpha: f64,
+}
+
+impl Activation for Forward {
+    type Output = ();
+    const ARITY: Arity = Arity::Unary;
+    fn run(&self, io: Slices<'_>) {
+        match io {
+            Slices::F16(io) => forward_f16(self.alpha, io),
+            Slices::F32(io) => map_unary(
+                LeakyRelu {
+                    alpha: f32::round_from_f64(self.alpha),
+                },
+                io,
+            ),
+            Slices::F64(io) => map_unary(LeakyRelu { alpha: self.alpha }, io),
+            _ => not_a_float(),
+        }
+    }
+}
+
+/// float16: the one-pass F16C kernel where the CPU has it and α is finite and not 0 (α = 0 is
+/// relu, element for element); the generic kernel otherwise.
+fn forward_f16(alpha: f64, io: Io<'_, f16>) {
+    let alpha = f16::round_from_f64(alpha);
+    if crate::simd::has_f16c() {
+        let wide = alpha.to_f32();
+        if wide == 0.0 {
+            return map_unary(Relu, io);
+        }
+        if wide.is_finite() {
+            let work = LeakyReluF16c {
+                x: io.inputs[0],
+                alpha: wide,
+            };
+            return for_each_chunk(io.out, &work);
+        }
+    }
+    map_unary(LeakyRelu { alpha }, io);
+}
+
+/// grad if x > 0 else α·grad (α at x = 0); NaN where x is NaN.
+pub struct Backward {
+    pub alpha: f64,
+}
+
+impl Activation for Backward {
+    type Output = ();
+    const ARITY: Arity = Arity::Binary;
+    fn run(&self, io: Slices<'_>) {
+        match io {
+            Slices::F16(io) => {
+                let alpha = f16::round_from_f64(self.alpha);
+                if crate::simd::has_f16c() {
+                    let work = LeakyReluGradF16c {
+                        grad: io.inputs[0],
+                        x: io.inputs[1],
+                        alpha,
+                    };
+                    for_each_chunk(io.out, &work);
+                } else {
+                    map_binary(LeakyReluGrad { alpha }, io);
+                }
+            }
+            Slices::F32(io) => map_binary(
+                LeakyReluGrad {
+                    alpha: f32::round_from_f64(self.alpha),
+                },
+                io,
+            ),
+            Slices::F64(io) => map_binary(LeakyReluGrad { alpha: self.alpha }, io),
+            _ => not_a_float(),
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! Each activation described once: what it computes on each element type, and with which kernel.
+//!
+//! An op is a small struct holding its checked parameters (`relu::Forward`,
+//! `leaky_relu::Backward { alpha }`, …) and implementing [`Activation`]: given the planned,
+//! contiguous buffers of one element type ([`Slices`]), it runs its kernel. The Python binding
+//! (`crate::py`) converts arguments, applies the dtype policy, checks and plans layouts for every
+//! op alike; nothing here knows about Python.
+
+pub mod leaky_relu;
+pub mod prelu;
+pub mod relu;
+pub mod softplus;
+
+use half::f16;
+
+/// An element type an array can hold, as the kernels see it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dtype {
+    F16,
+    F32,
+    F64,
+    I8,
+    I16,
+    I32,
+    I64,
+    U8,
+    U16,
+    U32,
+    U64,
+    Bool,
+}
+
+impl Dtype {
+    /// NumPy's name for it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dtype::F16 => "float16",
+            Dtype::F32 => "float32",
+            Dtype::F64 => "float64",
+            Dtype::I8 => "int8",
+            Dtype::I16 => "int16",
+            Dtype::I32 => "int32",
+            Dtype::I64 => "int64",
+            Dtype::U8 => "uint8",
+            Dtype::U16 => "uint16",
+            Dtype::U32 => "uint32",
+            Dtype::U64 => "uint64",
+            Dtype::Bool => "bool",
+        }
+    }
+
+    /// The magnitude from which a real parameter rounds (to nearest) to ±∞ in this float type:
+    /// the largest finite value plus half an ULP of it (exact in f64; f64's own is +∞).
+    pub fn overflow_threshold(self) -> f64 {
+        match self {
+            Dtype::F16 => 65504.0 + 16.0,
+            Dtype::F32 => f32::MAX as f64 + 2f64.powi(103),
+            _ => f64::INFINITY,
+        }
+    }
+}
+
+/// Memory order of the planned buffers: which flat index is which element.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Order {
+    C,
+    F,
+}
+
+/// The contiguous buffers of one call, all in one memory order: up to two inputs (`None`: that
+/// input is `out` itself, so the op runs in place), the output, and for PReLU its α vector.
+pub struct Io<'a, T> {
+    pub inputs: [Option<&'a [T]>; 2],
+    pub out: &'a mut [T],
+    pub alpha: &'a [T],
+    pub order: Order,
+}
+
+/// [`Io`] for the element type of the call.
+pub enum Slices<'a> {
+    F16(Io<'a, f16>),
+    F32(Io<'a, f32>),
+    F64(Io<'a, f64>),
+    I8(Io<'a, i8>),
+    I16(Io<'a, i16>),
+    I32(Io<'a, i32>),
+    I64(Io<'a, i64>),
+    /// bool arrays too (relu is the identity on them), read as bytes: a NumPy bool may hold any
+    /// byte, which a Rust `bool` may not.
+    U8(Io<'a, u8>),
+    U16(Io<'a, u16>),
+    U32(Io<'a, u32>),
+    U64(Io<'a, u64>),
+}
+
+/// Whether an op reads one array (x) or two (grad, x).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Arity {
+    Unary,
+    Binary,
+}
+
+/// One activation or gradient, with its parameters checked.
+pub trait Activation: Sync {
+    /// What a call returns besides its output array (PReLU backward: the α-gradient sums).
+    type Output: Send + Default;
+    const ARITY: Arity;
+    /// Integer and bool inputs keep their dtype (relu) instead of being computed in float64.
+    const KEEPS_INTS: bool = false;
+    /// Run on the planned buffers. Only dtypes the policy allows reach here: floats, and the
+    /// integers and bool where [`Activation::KEEPS_INTS`].
+    fn run(&self, io: Slices<'_>) -> Self::Output;
+}
+
+/// The result for a dtype the op's policy never lets through: nothing is computed.
+pub(crate) fn not_a_float<R: Default>() -> R {
+    debug_assert!(
+        false,
+        "the dtype policy let an integer dtype reach a float-only op"
+    );
+    R::default()
+}
+
+/// `out = op(x)` over the whole call, split across threads by [`crate::parallel`].
+pub(crate) fn map_unary<T, O>(op: O, io: Io<'_, T>)
+where
+    T: Copy + Send + Sync,
+    O: crate::kernels::elementwise::UnaryOp<T>,
+{
+    let work = crate::kernels::elementwise::Unary {
+        op,
+        x: io.inputs[0],
+    };
+    crate::parallel::for_each_chunk(io.out, &work);
+}
+
+/// `out = op(grad, x)` over the whole call, split across threads.
+pub(crate) fn map_binary<T, O>(op: O, io: Io<'_, T>)
+where
+    T: Copy + Send + Sync,
+    O: crate::kernels::elementwise::BinaryOp<T>,
+{
+    let work = crate::kernels::elementwise::Binary {
+        op,
+        grad: io.inputs[0],
+        x: io.inputs[1],
+    };
+    crate::parallel::for_each_chunk(io.out, &work);
+}

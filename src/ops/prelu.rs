@@ -1,0 +1,91 @@
+//! PReLU forward and its fused backward: one α per channel.
+//!
+//! The planned buffers are one memory order; the flat array is `(outer, channels, inner)` in it,
+//! `inner` being the elements per channel run: the product of the axes after the channel axis in
+//! C order, of those before it in F order (`inner_c`, `inner_f`). A shared α is one channel
+//! whose run is the whole array.
+
+use super::{not_a_float, Activation, Arity, Io, Order, Slices};
+use crate::element::Float;
+use crate::kernels::prelu::{Prelu, PreluF16c, PreluGradElement};
+use crate::parallel::{for_each_chunk, prelu_grad};
+
+/// Elements per channel run, in C and in F order.
+#[derive(Clone, Copy, Debug)]
+pub struct ChannelRuns {
+    pub c_order: usize,
+    pub f_order: usize,
+}
+
+impl ChannelRuns {
+    fn for_order(self, order: Order) -> usize {
+        match order {
+            Order::C => self.c_order,
+            Order::F => self.f_order,
+        }
+    }
+}
+
+/// x if x > 0 else α[c]·x.
+pub struct Forward {
+    pub runs: ChannelRuns,
+}
+
+impl Activation for Forward {
+    type Output = ();
+    const ARITY: Arity = Arity::Unary;
+    fn run(&self, io: Slices<'_>) {
+        match io {
+            Slices::F16(io) if crate::simd::has_f16c() => {
+                let inner = self.runs.for_order(io.order);
+                let work = PreluF16c::new(io.inputs[0], io.alpha, inner);
+                for_each_chunk(io.out, &work);
+            }
+            Slices::F16(io) => self.generic(io),
+            Slices::F32(io) => self.generic(io),
+            Slices::F64(io) => self.generic(io),
+            _ => not_a_float(),
+        }
+    }
+}
+
+impl Forward {
+    fn generic<T: Float>(&self, io: Io<'_, T>) {
+        let work = Prelu {
+            x: io.inputs[0],
+            alpha: io.alpha,
+            inner: self.runs.for_order(io.order),
+        };
+        for_each_chunk(io.out, &work);
+    }
+}
+
+/// grad_x = grad if x > 0 else α[c]·grad, and per channel Σ grad·min(0, x), in one pass. The
+/// sums come back rounded to the element type (as f64, exactly).
+pub struct Backward {
+    pub runs: ChannelRuns,
+}
+
+impl Activation for Backward {
+    type Output = Vec<f64>;
+    const ARITY: Arity = Arity::Binary;
+    fn run(&self, io: Slices<'_>) -> Vec<f64> {
+        match io {
+            Slices::F16(io) => self.fused(io),
+            Slices::F32(io) => self.fused(io),
+            Slices::F64(io) => self.fused(io),
+            _ => not_a_float(),
+        }
+    }
+}
+
+impl Backward {
+    fn fused<T: PreluGradElement>(&self, io: Io<'_, T>) -> Vec<f64> {
+        let inner = self.runs.for_order(io.order);
+        let [grad, x] = io.inputs;
+        prelu_grad(grad, x, io.out, io.alpha, inner)
+            .into_iter()
+            .map(|s| T::from_f64(s).to_f64())
+            .collect()
+    }
+}

@@ -1,0 +1,85 @@
+//! softplus and its gradient. β = 1 runs in the element type's own precision (float16 in f32);
+//! other β in f64, rounded once.
+
+use super::{map_binary, map_unary, not_a_float, Activation, Arity, Slices};
+use crate::kernels::elementwise::{BinaryF16, UnaryF16};
+use crate::kernels::softplus::{Softplus, SoftplusGrad};
+use crate::parallel::for_each_chunk;
+
+/// log(1 + exp(β·x))/β; x where β·x > threshold.
+pub struct Forward {
+    pub beta: f64,
+    pub threshold: f64,
+}
+
+impl Activation for Forward {
+    type Output = ();
+    const ARITY: Arity = Arity::Unary;
+    fn run(&self, io: Slices<'_>) {
+        let (beta, threshold) = (self.beta, self.threshold);
+        if beta != 1.0 {
+            let op = Softplus::<true> { beta, threshold };
+            return match io {
+                Slices::F16(io) => map_unary(op, io),
+                Slices::F32(io) => map_unary(op, io),
+                Slices::F64(io) => map_unary(op, io),
+                _ => not_a_float(),
+            };
+        }
+        let op = Softplus::<false> { beta, threshold };
+        match io {
+            // float16 through the f32 kernel, converted by F16C
+            Slices::F16(io) if crate::simd::has_f16c() => {
+                let work = UnaryF16 {
+                    op,
+                    x: io.inputs[0],
+                    f16c: true,
+                };
+                for_each_chunk(io.out, &work)
+            }
+            Slices::F16(io) => map_unary(op, io),
+            Slices::F32(io) => map_unary(op, io),
+            Slices::F64(io) => map_unary(op, io),
+            _ => not_a_float(),
+        }
+    }
+}
+
+/// grad·σ(β·x); grad where β·x > threshold.
+pub struct Backward {
+    pub beta: f64,
+    pub threshold: f64,
+}
+
+impl Activation for Backward {
+    type Output = ();
+    const ARITY: Arity = Arity::Binary;
+    fn run(&self, io: Slices<'_>) {
+        let (beta, threshold) = (self.beta, self.threshold);
+        if beta != 1.0 {
+            let op = SoftplusGrad::<true> { beta, threshold };
+            return match io {
+                Slices::F16(io) => map_binary(op, io),
+                Slices::F32(io) => map_binary(op, io),
+                Slices::F64(io) => map_binary(op, io),
+                _ => not_a_float(),
+            };
+        }
+        let op = SoftplusGrad::<false> { beta, threshold };
+        match io {
+            Slices::F16(io) if crate::simd::has_f16c() => {
+                let work = BinaryF16 {
+                    op,
+                    grad: io.inputs[0],
+                    x: io.inputs[1],
+                    f16c: true,
+                };
+                for_each_chunk(io.out, &work)
+            }
+            Slices::F16(io) => map_binary(op, io),
+            Slices::F32(io) => map_binary(op, io),
+            Slices::F64(io) => map_binary(op, io),
+            _ => not_a_float(),
+        }
+    }
+}

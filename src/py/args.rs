@@ -1,0 +1,179 @@
+//! Scalar arguments: extracted without failing, so each is checked (and its error raised) in the
+//! order the functions document, naming the argument.
+
+use super::array::{type_error, value_error};
+use crate::ops::Dtype;
+use numpy::{PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
+use pyo3::exceptions::PyOverflowError;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBool, PyFloat, PyType};
+
+fn imported<'py>(
+    py: Python<'py>,
+    cell: &'static PyOnceLock<Py<PyType>>,
+    module: &str,
+    name: &str,
+) -> PyResult<&'py Bound<'py, PyType>> {
+    cell.import(py, module, name)
+}
+
+/// `type(obj).__name__`.
+fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "object".into())
+}
+
+fn repr(obj: &Bound<'_, PyAny>) -> String {
+    obj.repr()
+        .map(|r| r.to_string())
+        .unwrap_or_else(|_| "?".into())
+}
+
+/// A real scalar argument (a Python or NumPy real number, or a 0-d real array), or what its
+/// error will say.
+pub enum Real {
+    Value(f64),
+    NotReal(String),
+}
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Real {
+    type Error = PyErr;
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Real> {
+        let obj: &Bound<'py, PyAny> = &obj;
+        if let Ok(f) = obj.cast::<PyFloat>() {
+            return Ok(Real::Value(f.value())); // float and its subclasses (np.float64)
+        }
+        static NUMBERS_REAL: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+        let py = obj.py();
+        let real = !obj.is_instance_of::<PyBool>()
+            && (obj.is_instance(imported(py, &NUMBERS_REAL, "numbers", "Real")?)?
+                || obj.cast::<PyUntypedArray>().is_ok_and(|a| {
+                    a.ndim() == 0 && matches!(a.dtype().kind(), b'f' | b'i' | b'u')
+                }));
+        if real {
+            return Ok(Real::Value(obj.extract::<f64>()?));
+        }
+        Ok(Real::NotReal(format!("{} {}", type_name(obj), repr(obj))))
+    }
+}
+
+impl Real {
+    /// The value; a TypeError naming the argument if it is not a real number.
+    pub fn get(&self, name: &str) -> PyResult<f64> {
+        match self {
+            Real::Value(v) => Ok(*v),
+            Real::NotReal(what) => Err(type_error(format!(
+                "{name} must be a real number, got {what}"
+            ))),
+        }
+    }
+
+    /// The value, unrounded; a ValueError unless it rounds (to nearest) to a finite value of
+    /// `dtype`. (The kernels round it themselves, in the default floating-point environment.)
+    pub fn finite_in(&self, dtype: Dtype, name: &str, py: Python<'_>) -> PyResult<f64> {
+        let v = self.get(name)?;
+        if v.abs() < dtype.overflow_threshold() {
+            return Ok(v);
+        }
+        let shown = repr(PyFloat::new(py, v).as_any());
+        let overflow = if v.is_finite() {
+            format!(" (it overflows {})", dtype.name())
+        } else {
+            String::new()
+        };
+        Err(value_error(format!(
+            "{name} must be finite, got {shown}{overflow}"
+        )))
+    }
+}
+
+/// softplus's β (finite, > 0) and threshold (None: +∞; not NaN).
+pub fn softplus_params(
+    beta: &Real,
+    threshold: Option<&Real>,
+    py: Python<'_>,
+) -> PyResult<(f64, f64)> {
+    let b = beta.get("beta")?;
+    if !(b.is_finite() && b > 0.0) {
+        let shown = repr(PyFloat::new(py, b).as_any());
+        return Err(value_error(format!(
+            "beta must be finite and > 0, got {shown}"
+        )));
+    }
+    let Some(threshold) = threshold else {
+        return Ok((b, f64::INFINITY));
+    };
+    let t = threshold.get("threshold")?;
+    if t.is_nan() {
+        return Err(value_error(
+            "threshold must not be NaN (use None for no cutoff)",
+        ));
+    }
+    Ok((b, t))
+}
+
+/// An integer argument (`operator.index`, bools refused), or what its error will say.
+pub enum Index {
+    Value(i64),
+    /// Too large for i64: out of range wherever it is used.
+    Huge(String),
+    /// A bool (its repr): refused, though Python counts it as an integer.
+    Bool(String),
+    NotInt(String),
+}
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Index {
+    type Error = PyErr;
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Index> {
+        let obj: &Bound<'py, PyAny> = &obj;
+        static NUMPY_BOOL: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+        if obj.is_instance_of::<PyBool>()
+            || obj.is_instance(imported(obj.py(), &NUMPY_BOOL, "numpy", "bool_")?)?
+        {
+            return Ok(Index::Bool(repr(obj)));
+        }
+        match obj.extract::<i64>() {
+            Ok(v) => Ok(Index::Value(v)),
+            Err(e) if e.is_instance_of::<PyOverflowError>(obj.py()) => Ok(Index::Huge(repr(obj))),
+            Err(_) => Ok(Index::NotInt(type_name(obj))),
+        }
+    }
+}
+
+/// PReLU's channel axis for an `ndim`-dimensional x, in `0..ndim`.
+pub fn channel_axis(axis: &Index, ndim: usize) -> PyResult<usize> {
+    let nd = ndim as i64;
+    match axis {
+        Index::Value(ax) if -nd <= *ax && *ax < nd => Ok(ax.rem_euclid(nd.max(1)) as usize),
+        Index::Value(ax) => Err(out_of_bounds(&ax.to_string(), ndim)),
+        Index::Huge(shown) => Err(out_of_bounds(shown, ndim)),
+        Index::Bool(what) | Index::NotInt(what) => {
+            Err(type_error(format!("axis must be an integer, got {what}")))
+        }
+    }
+}
+
+fn out_of_bounds(axis: &str, ndim: usize) -> PyErr {
+    value_error(format!(
+        "axis {axis} is out of bounds for x with {ndim} dimension(s)"
+    ))
+}
+
+/// set_num_threads's n: an integer ≥ 1.
+pub fn thread_count(n: &Index) -> PyResult<usize> {
+    match n {
+        Index::Value(v) if *v >= 1 => Ok(usize::try_from(*v).unwrap_or(usize::MAX)),
+        Index::Value(v) => Err(value_error(format!("n must be >= 1, got {v}"))),
+        Index::Huge(shown) if shown.starts_with('-') => {
+            Err(value_error(format!("n must be >= 1, got {shown}")))
+        }
+        Index::Huge(shown) => Err(value_error(format!("n is too large: {shown}"))),
+        Index::Bool(_) => Err(type_error("n must be an integer >= 1 or None, got a bool")),
+        Index::NotInt(what) => Err(type_error(format!(
+            "n must be an integer >= 1 or None, got {what}"
+        ))),
+    }
+}

@@ -1,0 +1,232 @@
+//! NumPy arrays as the binding sees them: element type, layout, memory extent, and the few NumPy
+//! calls the slow paths make (conversion, casts, copies).
+
+use crate::ops::{Dtype, Order};
+use half::f16;
+use numpy::npyffi::{NPY_ARRAY_ALIGNED, NPY_ARRAY_WRITEABLE};
+use numpy::{
+    Element, IxDyn, PyArray, PyArrayDescr, PyArrayDescrMethods, PyUntypedArray,
+    PyUntypedArrayMethods,
+};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+
+pub type Array<'py> = Bound<'py, PyUntypedArray>;
+
+pub fn type_error(msg: impl Into<String>) -> PyErr {
+    PyTypeError::new_err(msg.into())
+}
+
+pub fn value_error(msg: impl Into<String>) -> PyErr {
+    PyValueError::new_err(msg.into())
+}
+
+/// A function of the `numpy` module, looked up once.
+fn numpy_fn<'py>(
+    py: Python<'py>,
+    cell: &'static PyOnceLock<Py<PyAny>>,
+    name: &str,
+) -> PyResult<&'py Bound<'py, PyAny>> {
+    cell.import(py, "numpy", name)
+}
+
+macro_rules! numpy_function {
+    ($fn_name:ident, $name:literal) => {
+        pub fn $fn_name(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
+            static CELL: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+            numpy_fn(py, &CELL, $name)
+        }
+    };
+}
+numpy_function!(np_asarray, "asarray");
+numpy_function!(np_array, "array");
+numpy_function!(np_copyto, "copyto");
+numpy_function!(np_empty_like, "empty_like");
+numpy_function!(np_errstate, "errstate");
+
+/// The kernels' element type for a NumPy dtype (any byte order); `None` if they have none.
+pub fn dtype_of(descr: &Bound<'_, PyArrayDescr>) -> Option<Dtype> {
+    Some(match (descr.kind(), descr.itemsize()) {
+        (b'f', 2) => Dtype::F16,
+        (b'f', 4) => Dtype::F32,
+        (b'f', 8) => Dtype::F64,
+        (b'i', 1) => Dtype::I8,
+        (b'i', 2) => Dtype::I16,
+        (b'i', 4) => Dtype::I32,
+        (b'i', 8) => Dtype::I64,
+        (b'u', 1) => Dtype::U8,
+        (b'u', 2) => Dtype::U16,
+        (b'u', 4) => Dtype::U32,
+        (b'u', 8) => Dtype::U64,
+        (b'b', 1) => Dtype::Bool,
+        _ => return None,
+    })
+}
+
+/// The native-byte-order NumPy dtype of `dtype`.
+pub fn descr(py: Python<'_>, dtype: Dtype) -> Bound<'_, PyArrayDescr> {
+    match dtype {
+        Dtype::F16 => PyArrayDescr::of::<f16>(py),
+        Dtype::F32 => PyArrayDescr::of::<f32>(py),
+        Dtype::F64 => PyArrayDescr::of::<f64>(py),
+        Dtype::I8 => PyArrayDescr::of::<i8>(py),
+        Dtype::I16 => PyArrayDescr::of::<i16>(py),
+        Dtype::I32 => PyArrayDescr::of::<i32>(py),
+        Dtype::I64 => PyArrayDescr::of::<i64>(py),
+        Dtype::U8 => PyArrayDescr::of::<u8>(py),
+        Dtype::U16 => PyArrayDescr::of::<u16>(py),
+        Dtype::U32 => PyArrayDescr::of::<u32>(py),
+        Dtype::U64 => PyArrayDescr::of::<u64>(py),
+        Dtype::Bool => PyArrayDescr::of::<bool>(py),
+    }
+}
+
+/// Whether `a` holds `dtype` in native byte order, so the kernels can read it as is.
+pub fn is_native(a: &Array<'_>, dtype: Dtype) -> bool {
+    let d = a.dtype();
+    dtype_of(&d) == Some(dtype) && d.is_native_byteorder() != Some(false)
+}
+
+fn flags(a: &Array<'_>) -> i32 {
+    // SAFETY: `a` is a live ndarray; reading its flags field is what NumPy's macros do.
+    unsafe { (*a.as_array_ptr()).flags }
+}
+
+pub fn is_writeable(a: &Array<'_>) -> bool {
+    flags(a) & NPY_ARRAY_WRITEABLE != 0
+}
+
+/// Whether the kernels can use `a`'s memory directly as a slice of `dtype` in `order`.
+pub fn is_direct(a: &Array<'_>, dtype: Dtype, order: Order) -> bool {
+    let contiguous = match order {
+        Order::C => a.is_c_contiguous(),
+        Order::F => a.is_fortran_contiguous(),
+    };
+    contiguous && flags(a) & NPY_ARRAY_ALIGNED != 0 && is_native(a, dtype)
+}
+
+/// Whether `a` is contiguous in some order, aligned and native: it can be written in place.
+pub fn is_direct_any(a: &Array<'_>, dtype: Dtype) -> bool {
+    (a.is_c_contiguous() || a.is_fortran_contiguous())
+        && flags(a) & NPY_ARRAY_ALIGNED != 0
+        && is_native(a, dtype)
+}
+
+pub fn data(a: &Array<'_>) -> *mut u8 {
+    // SAFETY: as in `flags`.
+    unsafe { (*a.as_array_ptr()).data.cast::<u8>() }
+}
+
+/// The bytes `a` can touch, `lo..hi`, as NumPy's `get_array_memory_extents`; `None` if empty.
+fn extent(a: &Array<'_>) -> Option<(usize, usize)> {
+    if a.is_empty() {
+        return None;
+    }
+    let (mut lo, mut hi) = (data(a) as usize as isize, data(a) as usize as isize);
+    for (&n, &s) in a.shape().iter().zip(a.strides()) {
+        let span = (n as isize - 1) * s;
+        if span < 0 {
+            lo += span;
+        } else {
+            hi += span;
+        }
+    }
+    Some((lo as usize, hi as usize + a.dtype().itemsize()))
+}
+
+/// Whether `a` and `b` may share memory: their extents intersect (as `np.may_share_memory`).
+pub fn may_overlap(a: &Array<'_>, b: &Array<'_>) -> bool {
+    match (extent(a), extent(b)) {
+        (Some((alo, ahi)), Some((blo, bhi))) => alo < bhi && blo < ahi,
+        _ => false,
+    }
+}
+
+/// Whether `a` and `b` are the same view of the same memory, element for element.
+pub fn same_view(a: &Array<'_>, b: &Array<'_>) -> bool {
+    a.is(b)
+        || (data(a) == data(b)
+            && a.shape() == b.shape()
+            && a.strides() == b.strides()
+            && a.dtype().is_equiv_to(&b.dtype()))
+}
+
+/// A shape as Python prints a tuple: `(3, 4)`, `(3,)`, `()`.
+pub fn shape_repr(shape: &[usize]) -> String {
+    match shape {
+        [n] => format!("({n},)"),
+        _ => {
+            let parts: Vec<String> = shape.iter().map(usize::to_string).collect();
+            format!("({})", parts.join(", "))
+        }
+    }
+}
+
+/// A new, uninitialised array; the caller writes every element before Python sees it.
+pub fn empty<'py>(py: Python<'py>, dtype: Dtype, shape: &[usize], order: Order) -> Array<'py> {
+    fn new<'py, T: Element>(py: Python<'py>, shape: &[usize], fortran: bool) -> Array<'py> {
+        // SAFETY: the array is written in full by the caller (a kernel or a copy) before it is
+        // returned to Python, and its element types have no invalid bit patterns but bool,
+        // which the kernels write as u8.
+        let a = unsafe { PyArray::<T, IxDyn>::new(py, shape, fortran) };
+        a.into_any()
+            .cast_into::<PyUntypedArray>()
+            .expect("a new ndarray is an ndarray")
+    }
+    let fortran = order == Order::F;
+    match dtype {
+        Dtype::F16 => new::<f16>(py, shape, fortran),
+        Dtype::F32 => new::<f32>(py, shape, fortran),
+        Dtype::F64 => new::<f64>(py, shape, fortran),
+        Dtype::I8 => new::<i8>(py, shape, fortran),
+        Dtype::I16 => new::<i16>(py, shape, fortran),
+        Dtype::I32 => new::<i32>(py, shape, fortran),
+        Dtype::I64 => new::<i64>(py, shape, fortran),
+        Dtype::U8 => new::<u8>(py, shape, fortran),
+        Dtype::U16 => new::<u16>(py, shape, fortran),
+        Dtype::U32 => new::<u32>(py, shape, fortran),
+        Dtype::U64 => new::<u64>(py, shape, fortran),
+        Dtype::Bool => new::<bool>(py, shape, fortran),
+    }
+}
+
+/// A new array of `dtype` with `a`'s shape, for a result: NumPy's `empty_like` (its subclass and
+/// memory order kept), made directly for a plain contiguous ndarray.
+pub fn empty_like<'py>(a: &Array<'py>, dtype: Dtype) -> PyResult<Array<'py>> {
+    let py = a.py();
+    if a.get_type().is(py.get_type::<PyUntypedArray>()) {
+        if a.is_c_contiguous() {
+            return Ok(empty(py, dtype, a.shape(), Order::C));
+        }
+        if a.is_fortran_contiguous() {
+            return Ok(empty(py, dtype, a.shape(), Order::F));
+        }
+    }
+    let made = np_empty_like(py)?.call1((a, descr(py, dtype)))?;
+    Ok(made.cast_into::<PyUntypedArray>()?)
+}
+
+/// A fresh copy of `a` as `dtype`, contiguous in `order` (aligned, native).
+pub fn copy_in<'py>(a: &Array<'py>, dtype: Dtype, order: Order) -> PyResult<Array<'py>> {
+    let py = a.py();
+    let order = match order {
+        Order::C => "C",
+        Order::F => "F",
+    };
+    let kwargs = [
+        ("dtype", descr(py, dtype).into_any()),
+        ("order", order.into_pyobject(py)?.into_any()),
+    ];
+    let copied = np_array(py)?.call(
+        (a,),
+        Some(&pyo3::types::IntoPyDict::into_py_dict(kwargs, py)?),
+    )?;
+    Ok(copied.cast_into::<PyUntypedArray>()?)
+}
+
+/// `dst[...] = src` (NumPy's copyto: any layouts, byte order converted).
+pub fn copy_into(dst: &Array<'_>, src: &Array<'_>) -> PyResult<()> {
+    np_copyto(dst.py())?.call1((dst, src))?;
+    Ok(())
+}
