@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -158,3 +159,57 @@ def run_all_outs(
         assert res is view
         assert_identical(view, want)
         np.testing.assert_array_equal(big[0::2], 7)  # untouched between the strided slots
+
+
+# ----- the op registry: cross-cutting suites iterate over it, so a new op is tested everywhere ----
+
+
+@dataclass(frozen=True)
+class Op:
+    """One public function, called as ``fn(*arrays, *params, out=...)``.
+
+    ``arity`` is the number of array arguments (1: x; 2: grad, x); ``params`` follow them;
+    ``ref`` is an independent float64 reference for the first result; ``ints``: integer and bool
+    inputs keep their dtype; ``exact``: the result is correctly rounded (else within ``ulps``).
+    A function returning a tuple (prelu_grad) has its first result written to ``out``."""
+
+    name: str
+    fn: Callable[..., Any]
+    arity: int
+    params: tuple[Any, ...]
+    ref: Callable[..., np.ndarray]
+    ints: bool = False
+    exact: bool = True
+    ulps: float = 0.5
+
+    def __call__(self, *arrays: Any, **kw: Any) -> np.ndarray:
+        """The first result (grad_x for prelu_grad)."""
+        res = self.fn(*arrays, *self.params, **kw)
+        return res[0] if isinstance(res, tuple) else res
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+OPS: list[Op] = [
+    Op("relu", relu_rs.relu, 1, (), ref_relu, ints=True),
+    Op("relu_grad", relu_rs.relu_grad, 2, (), ref_relu_grad),
+    Op("leaky_relu", relu_rs.leaky_relu, 1, (0.1,), lambda x: ref_leaky(x, 0.1)),
+    Op("leaky_relu_grad", relu_rs.leaky_relu_grad, 2, (-0.3,),
+       lambda g, x: ref_leaky_grad(g, x, -0.3)),
+    Op("prelu", relu_rs.prelu, 1, (0.25,), lambda x: ref_leaky(x, 0.25)),
+    Op("prelu_grad", relu_rs.prelu_grad, 2, (0.25,), lambda g, x: ref_leaky_grad(g, x, 0.25)),
+    Op("softplus", relu_rs.softplus, 1, (), ref_softplus, exact=False, ulps=1.0),
+    Op("softplus_grad", relu_rs.softplus_grad, 2, (),
+       lambda g, x: (g.astype(np.float64) * ref_sigmoid(x.astype(np.float64))).astype(x.dtype),
+       exact=False, ulps=2.0),
+]  # fmt: skip
+OP_NAMES = [op.name for op in OPS]
+
+
+def op_inputs(op: Op, x: np.ndarray, seed: int = 7) -> tuple[np.ndarray, ...]:
+    """The array arguments of ``op`` for input ``x``: ``(x,)`` or ``(grad, x)``."""
+    if op.arity == 1:
+        return (x,)
+    g = (np.random.default_rng(seed).standard_normal(x.shape) * 3).astype(x.dtype)
+    return (g, x)
