@@ -3,6 +3,7 @@
 //! [`ReluElement`] is everything `relu` accepts (floats, signed and unsigned integers, bool).
 //! [`Float`] is the float subset every other kernel accepts: `f16` (computed in `f32`), `f32`, `f64`.
 
+use crate::simd::F16c;
 use half::f16;
 
 /// An element `relu` can rectify: it has a zero, an order, and (for floats) NaN.
@@ -209,12 +210,12 @@ impl Float for f16 {
     }
 }
 
-/// `dst[i] = src[i] as f32` (exact). `f16c`: the CPU has F16C (the caller checked).
+/// `dst[i] = src[i] as f32` (exact); with F16C where the token is given.
 #[inline]
-pub fn widen_f16(src: &[f16], dst: &mut [f32], f16c: bool) {
+pub fn widen_f16(src: &[f16], dst: &mut [f32], f16c: Option<F16c>) {
     #[cfg(target_arch = "x86_64")]
-    if f16c {
-        // SAFETY: the caller checked that the CPU has F16C (and so AVX).
+    if let Some(_proof) = f16c {
+        // SAFETY: the token proves the CPU has F16C and AVX2.
         unsafe { x86::widen_f16c(src, dst) };
         return;
     }
@@ -224,11 +225,11 @@ pub fn widen_f16(src: &[f16], dst: &mut [f32], f16c: bool) {
     }
 }
 
-/// `dst[i] = src[i]` rounded to f16 (nearest even, once). `f16c` as in [`widen_f16`].
+/// `dst[i] = src[i]` rounded to f16 (nearest even, once); with F16C where the token is given.
 #[inline]
-pub fn narrow_f16(src: &[f32], dst: &mut [f16], f16c: bool) {
+pub fn narrow_f16(src: &[f32], dst: &mut [f16], f16c: Option<F16c>) {
     #[cfg(target_arch = "x86_64")]
-    if f16c {
+    if let Some(_proof) = f16c {
         // SAFETY: as in widen_f16.
         unsafe { x86::narrow_f16c(src, dst) };
         return;
@@ -382,7 +383,7 @@ mod tests {
     #[test]
     fn block_conversions_match_the_scalar_ones_on_every_value() {
         let all: Vec<f16> = (0..=u16::MAX).map(f16::from_bits).collect();
-        let hw = crate::simd::has_f16c();
+        let hw = F16c::detect();
         let mut wide = vec![0.0f32; all.len()];
         widen_f16(&all, &mut wide, hw);
         for (h, w) in all.iter().zip(&wide) {

@@ -161,7 +161,8 @@ struct ErasedWork(*const (dyn Fn(usize) + Sync));
 // SAFETY: the pointee is `Sync`; see `run_parallel` for why it outlives every use.
 unsafe impl Send for ErasedWork {}
 
-/// Claim chunks from `progress` and run them until none is left.
+/// Claim chunks from `progress` and run them until none is left. A chunk counts as done when it
+/// returns or unwinds.
 ///
 /// # Safety
 /// `work` must be alive whenever a claim succeeds (`run_parallel` guarantees it).
@@ -171,9 +172,45 @@ unsafe fn claim_and_run(progress: &Progress, n: usize, work: ErasedWork) {
         if k >= n {
             return;
         }
+        let _done = ChunkDone(&progress.done);
         // SAFETY: the claim succeeded, so the caller of `run_parallel` is still waiting.
         unsafe { (*work.0)(k) };
-        progress.done.fetch_add(1, Ordering::Release);
+    }
+}
+
+/// Counts a chunk as done when dropped: after it returns, or while it unwinds.
+struct ChunkDone<'a>(&'a AtomicUsize);
+
+impl Drop for ChunkDone<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::Release);
+    }
+}
+
+/// Held by `run_parallel` for the whole call: on the way out, normally or unwinding from a chunk
+/// that panicked on the calling thread, it closes the counter (no chunk is claimed after) and
+/// waits until every chunk claimed so far is done, so no helper still uses `work`.
+struct WaitForClaimed<'a> {
+    progress: &'a Progress,
+    n: usize,
+}
+
+impl Drop for WaitForClaimed<'_> {
+    fn drop(&mut self) {
+        let claimed = self
+            .progress
+            .next
+            .swap(usize::MAX / 2, Ordering::Relaxed)
+            .min(self.n);
+        let mut spins = 0u32;
+        while self.progress.done.load(Ordering::Acquire) < claimed {
+            if spins < 1000 {
+                std::hint::spin_loop();
+                spins += 1;
+            } else {
+                std::thread::yield_now();
+            }
+        }
     }
 }
 
@@ -196,8 +233,8 @@ fn run_parallel<F: Fn(usize) + Sync>(pool: &ThreadPool, n: usize, work: &F) {
     });
     let local: &(dyn Fn(usize) + Sync) = work;
     // SAFETY (lifetime erasure): helpers call `work` only after claiming a chunk `k < n`, and this
-    // function returns only once all `n` chunks are done, so no call outlives `work`. A helper
-    // that wakes after that finds nothing to claim and never touches it.
+    // function returns (or unwinds) only once every claimed chunk is done (`WaitForClaimed`), so
+    // no call outlives `work`. A helper that wakes after that finds nothing to claim.
     let erased = ErasedWork(unsafe {
         std::mem::transmute::<*const (dyn Fn(usize) + Sync + '_), *const (dyn Fn(usize) + Sync)>(
             local,
@@ -210,18 +247,13 @@ fn run_parallel<F: Fn(usize) + Sync>(pool: &ThreadPool, n: usize, work: &F) {
             unsafe { claim_and_run(&progress, n, erased) }
         });
     }
+    let _wait = WaitForClaimed {
+        progress: &progress,
+        n,
+    };
     // SAFETY: `work` is alive for this whole call.
     unsafe { claim_and_run(&progress, n, erased) };
-    // Every chunk is claimed; wait for those still running on helpers (at most one chunk each).
-    let mut spins = 0u32;
-    while progress.done.load(Ordering::Acquire) < n {
-        if spins < 1000 {
-            std::hint::spin_loop();
-            spins += 1;
-        } else {
-            std::thread::yield_now();
-        }
-    }
+    // Every chunk is claimed; `_wait` waits for those still running on helpers.
 }
 
 /// One chunk of elementwise work, as a [`Task`] for the SIMD dispatch.
@@ -550,6 +582,36 @@ mod tests {
             assert!(
                 counts.iter().all(|c| c.load(Ordering::Relaxed) == 1),
                 "n = {n}"
+            );
+        }
+    }
+
+    /// A chunk that panics on the calling thread unwinds out of `run_parallel` only after every
+    /// chunk a helper claimed has finished: no helper runs `work` (which borrows the caller's
+    /// stack) after the caller's frame is gone.
+    #[test]
+    fn run_parallel_waits_for_helpers_when_a_chunk_panics() {
+        let pool = ThreadPoolBuilder::new().num_threads(3).build().unwrap();
+        let caller = std::thread::current().id();
+        let running = std::sync::Arc::new(AtomicUsize::new(0));
+        for _ in 0..20 {
+            let on_stack = vec![0u8; 64];
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                run_parallel(&pool, 64, &|k| {
+                    if std::thread::current().id() == caller {
+                        panic!("chunk {k} fails on the caller");
+                    }
+                    running.fetch_add(1, Ordering::SeqCst);
+                    std::thread::sleep(std::time::Duration::from_millis(2));
+                    assert_eq!(on_stack[k % 64], 0);
+                    running.fetch_sub(1, Ordering::SeqCst);
+                });
+            }));
+            assert!(result.is_err());
+            assert_eq!(
+                running.load(Ordering::SeqCst),
+                0,
+                "a helper outlived the call"
             );
         }
     }

@@ -8,6 +8,7 @@
 //! each loop is a plain zip.
 
 use crate::element::{narrow_f16, widen_f16};
+use crate::simd::F16c;
 use half::f16;
 use std::mem::MaybeUninit;
 
@@ -227,7 +228,7 @@ fn input_block<'a>(
     }
 }
 
-/// A [`UnaryOp`] on f32 applied to f16 arrays block by block: widen (F16C where `f16c`), apply,
+/// A [`UnaryOp`] on f32 applied to f16 arrays block by block: widen (F16C with the token), apply,
 /// round once to f16. For ops whose f32 result rounded once to f16 is the correctly rounded f16
 /// result (relu, leaky: α·x of two f16 values is exact in f32), or within the op's f16 bound
 /// (softplus: an f32 value within 0.78 f32-ULP rounds to within 0.5001 f16-ULP). NaN inputs come
@@ -235,7 +236,8 @@ fn input_block<'a>(
 pub struct UnaryF16<'a, O> {
     pub op: O,
     pub x: Option<&'a [f16]>,
-    pub f16c: bool,
+    /// F16C conversions where given; software ones otherwise.
+    pub f16c: Option<F16c>,
 }
 
 impl<O: UnaryOp<f32>> ChunkOp<f16> for UnaryF16<'_, O> {
@@ -264,7 +266,8 @@ pub struct BinaryF16<'a, O> {
     pub op: O,
     pub grad: Option<&'a [f16]>,
     pub x: Option<&'a [f16]>,
-    pub f16c: bool,
+    /// F16C conversions where given; software ones otherwise.
+    pub f16c: Option<F16c>,
 }
 
 impl<O: BinaryOp<f32>> ChunkOp<f16> for BinaryF16<'_, O> {

@@ -2,6 +2,7 @@
 
 use super::elementwise::{map_unary, BinaryOp, ChunkOp, UnaryOp};
 use crate::element::Float;
+use crate::simd::F16c;
 use half::f16;
 
 /// leaky_relu(x; α) = x if x > 0 else α·x = max(0, x) + α·min(0, x).
@@ -89,7 +90,7 @@ pub fn leaky_relu_grad<T: Float>(grad: Option<&[T]>, x: Option<&[T]>, out: &mut 
 /// The same results, bit for bit, as [`leaky_relu_scalar`] on f16 (α·x of two f16 values is exact
 /// in f32 and is rounded once; the + 0 makes α·(−0) +0), for finite α ≠ 0: the caller runs relu
 /// for α = 0, where 0·(−∞) would be NaN, and the generic kernel for ±∞ or NaN, where α·(−0)
-/// would be. Build it only where the CPU has F16C ([`crate::simd::has_f16c`]).
+/// would be. Its token proves the CPU has F16C.
 ///
 /// Measured: the generic f16 adapter (widen a block, apply, narrow, fix NaNs: four passes over
 /// L1, ~20 instructions per 8 elements) ran at 0.4-0.6x PyTorch's float16 leaky_relu (4M
@@ -100,20 +101,27 @@ pub struct LeakyReluF16c<'a> {
     pub x: Option<&'a [f16]>,
     /// The f16 α, as f32 (exactly); finite and not zero.
     pub alpha: f32,
+    pub cpu: F16c,
 }
 
 impl ChunkOp<f16> for LeakyReluF16c<'_> {
     #[inline(always)]
     fn apply(&self, start: usize, out: &mut [f16]) {
         let x = self.x.map(|x| &x[start..start + out.len()]);
+        let _proof = self.cpu;
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: the op is built only where the CPU has F16C (and so AVX2 and FMA:
-        // simd::has_f16c).
+        // SAFETY: the token proves the CPU has F16C, AVX2 and FMA.
         unsafe {
             x86::leaky_relu_f16c(x, out, self.alpha)
         };
         #[cfg(not(target_arch = "x86_64"))]
-        leaky_relu(x, out, f16::from_f32(self.alpha));
+        map_unary(
+            &LeakyRelu {
+                alpha: f16::from_f32(self.alpha),
+            },
+            x,
+            out,
+        );
     }
 }
 
@@ -122,7 +130,7 @@ impl ChunkOp<f16> for LeakyReluF16c<'_> {
 ///
 /// The same results, bit for bit, as [`leaky_relu_grad_scalar`] on f16 (NaN grads where x > 0 and
 /// NaN x come back as they were; a NaN product is the generic f16 `mul`'s quiet NaN). Build it
-/// only where the CPU has F16C ([`crate::simd::has_f16c`]).
+/// with the token that proves the CPU has F16C.
 ///
 /// It replaces the f32 block adapter (widen both inputs, apply, narrow, restore NaNs: five passes
 /// over L1), which also quieted a signalling NaN grad where x > 0.
@@ -130,6 +138,7 @@ pub struct LeakyReluGradF16c<'a> {
     pub grad: Option<&'a [f16]>,
     pub x: Option<&'a [f16]>,
     pub alpha: f16,
+    pub cpu: F16c,
 }
 
 impl ChunkOp<f16> for LeakyReluGradF16c<'_> {
@@ -139,13 +148,14 @@ impl ChunkOp<f16> for LeakyReluGradF16c<'_> {
         let n = out.len();
         let grad = self.grad.map(|g| &g[start..start + n]);
         let x = self.x.map(|x| &x[start..start + n]);
+        let _proof = self.cpu;
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: the op is built only where the CPU has F16C (and so AVX2: simd::has_f16c).
+        // SAFETY: the token proves the CPU has F16C and AVX2.
         unsafe {
             x86::leaky_relu_grad_f16c(grad, x, out, self.alpha)
         };
         #[cfg(not(target_arch = "x86_64"))]
-        leaky_relu_grad(grad, x, out, self.alpha);
+        super::elementwise::map_binary(&LeakyReluGrad { alpha: self.alpha }, grad, x, out);
     }
 }
 
@@ -271,9 +281,9 @@ mod tests {
     #[test]
     #[cfg(target_arch = "x86_64")]
     fn f16c_kernel_matches_generic_on_every_f16() {
-        if !crate::simd::has_f16c() {
+        let Some(cpu) = F16c::detect() else {
             return;
-        }
+        };
         let every: Vec<f16> = (0..=u16::MAX).map(f16::from_bits).collect();
         for alpha in [0.01f32, -1.0, 0.1, 3.0e-5, -7.5, 65504.0] {
             let a16 = f16::from_f32(alpha);
@@ -283,6 +293,7 @@ mod tests {
                 let op = LeakyReluF16c {
                     x: Some(&every[..len]),
                     alpha: a16.to_f32(),
+                    cpu,
                 };
                 let mut got = vec![f16::ZERO; len];
                 op.apply(0, &mut got);
@@ -290,6 +301,7 @@ mod tests {
                 LeakyReluF16c {
                     x: None,
                     alpha: a16.to_f32(),
+                    cpu,
                 }
                 .apply(0, &mut in_place);
                 for (i, ((g, p), w)) in got.iter().zip(&in_place).zip(&want).enumerate() {
@@ -306,9 +318,9 @@ mod tests {
     #[test]
     #[cfg(target_arch = "x86_64")]
     fn f16c_grad_kernel_matches_generic() {
-        if !crate::simd::has_f16c() {
+        let Some(cpu) = F16c::detect() else {
             return;
-        }
+        };
         let special: [u16; 15] = [
             0x0000, 0x8000, 0x7c00, 0xfc00, 0x7e00, 0xfe00, 0x7c01, 0xfd00, 0x0001, 0x8001, 0x03ff,
             0x3c00, 0xbc00, 0x7bff, 0xfbff,
@@ -339,6 +351,7 @@ mod tests {
                     grad: Some(g),
                     x: Some(x),
                     alpha,
+                    cpu,
                 };
                 op.apply(0, &mut got);
                 let mut on_grad = g.to_vec();
@@ -346,6 +359,7 @@ mod tests {
                     grad: None,
                     x: Some(x),
                     alpha,
+                    cpu,
                 }
                 .apply(0, &mut on_grad);
                 let mut on_x = x.to_vec();
@@ -353,6 +367,7 @@ mod tests {
                     grad: Some(g),
                     x: None,
                     alpha,
+                    cpu,
                 }
                 .apply(0, &mut on_x);
                 for i in 0..len {

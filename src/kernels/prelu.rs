@@ -12,6 +12,7 @@ use super::leaky_relu::{
 use super::relu::Relu;
 use crate::element::{widen_f16, Float};
 use crate::math::{CompensatedLanes, CompensatedSum};
+use crate::simd::F16c;
 use half::f16;
 
 /// Elements handled per inner block; in-place inputs are staged through a stack buffer this big.
@@ -97,6 +98,7 @@ pub struct PreluF16c<'a> {
     wide: Vec<f32>,
     #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     zero: Vec<u16>,
+    cpu: F16c,
 }
 
 /// A NaN α as f32 without its payload (sign kept), so that α·x in f32, rounded to f16, is the
@@ -113,11 +115,11 @@ fn without_nan_payload(alpha: f32) -> f32 {
 impl<'a> PreluF16c<'a> {
     /// The work for `x` (`None`: in place), one α per channel, `inner` elements per channel run.
     /// Channel-innermost (inner = 1), it widens α once here rather than in every row.
-    pub fn new(x: Option<&'a [f16]>, alpha: &'a [f16], inner: usize) -> PreluF16c<'a> {
+    pub fn new(x: Option<&'a [f16]>, alpha: &'a [f16], inner: usize, cpu: F16c) -> PreluF16c<'a> {
         let (mut wide, mut zero) = (Vec::new(), Vec::new());
         if inner == 1 {
             wide = vec![0.0f32; alpha.len()];
-            widen_f16(alpha, &mut wide, crate::simd::has_f16c());
+            widen_f16(alpha, &mut wide, Some(cpu));
             for w in wide.iter_mut() {
                 *w = without_nan_payload(*w);
             }
@@ -132,6 +134,7 @@ impl<'a> PreluF16c<'a> {
             inner,
             wide,
             zero,
+            cpu,
         }
     }
 }
@@ -144,8 +147,9 @@ impl ChunkOp<f16> for PreluF16c<'_> {
         let channels = self.alpha.len();
         let n = out.len();
         if self.inner == 1 {
+            let _proof = self.cpu;
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: the op is built only where the CPU has F16C (simd::has_f16c).
+            // SAFETY: the token proves the CPU has F16C and AVX2.
             unsafe {
                 x86::prelu_innermost_f16c(x, out, self.alpha, &self.wide, &self.zero, start)
             };
@@ -167,7 +171,12 @@ impl ChunkOp<f16> for PreluF16c<'_> {
                 // LeakyReluF16c needs a finite α; ±∞ and NaN are rare enough for the generic kernel
                 leaky_relu(xs, o, self.alpha[ch]);
             } else {
-                LeakyReluF16c { x: xs, alpha }.apply(0, o);
+                LeakyReluF16c {
+                    x: xs,
+                    alpha,
+                    cpu: self.cpu,
+                }
+                .apply(0, o);
             }
             i += run;
         }
@@ -410,8 +419,8 @@ impl PreluGradElement for f16 {
         lanes: &mut [f64; PLAIN_LANES],
     ) {
         #[cfg(target_arch = "x86_64")]
-        if crate::simd::has_f16c() {
-            // SAFETY: the path in use has F16C (and AVX2).
+        if let Some(_proof) = F16c::detect() {
+            // SAFETY: the token proves the CPU has F16C and AVX2.
             return unsafe { x86::grad_run_lanes_f16c(g, x, out, alpha, lanes) };
         }
         grad_run_lanes_passes(g, x, out, alpha, lanes);
@@ -426,7 +435,7 @@ impl PreluGradElement for f16 {
         plain: &mut [f64],
     ) {
         #[cfg(target_arch = "x86_64")]
-        if crate::simd::has_f16c() {
+        if let Some(_proof) = F16c::detect() {
             // SAFETY: as above.
             return unsafe { x86::grad_innermost_plain_f16c(g, x, out, alpha, plain) };
         }
@@ -724,9 +733,9 @@ mod tests {
     /// each α in the 8-lane loop and in the scalar tail of a row.
     #[test]
     fn f16c_forward_matches_generic() {
-        if !crate::simd::has_f16c() {
+        let Some(cpu) = F16c::detect() else {
             return;
-        }
+        };
         let every: Vec<f16> = (0..=u16::MAX).map(f16::from_bits).collect();
         // NaN α with payloads: a product keeps them unless made the generic quiet NaN; ±∞ α:
         // ∞·(−0) is NaN where the generic kernel gives +0
@@ -761,9 +770,9 @@ mod tests {
             }
             .apply(start, &mut want);
             let mut got = vec![f16::ZERO; len];
-            PreluF16c::new(Some(&x[..n]), &alpha, inner).apply(start, &mut got);
+            PreluF16c::new(Some(&x[..n]), &alpha, inner, cpu).apply(start, &mut got);
             let mut in_place = xs.to_vec();
-            PreluF16c::new(None, &alpha, inner).apply(start, &mut in_place);
+            PreluF16c::new(None, &alpha, inner, cpu).apply(start, &mut in_place);
             for i in 0..len {
                 let (w, at) = (want[i].to_bits(), (inner, shift, start, i));
                 assert_eq!(got[i].to_bits(), w, "(inner, shift, start, i) = {at:?}");
@@ -778,7 +787,7 @@ mod tests {
     #[test]
     #[cfg(target_arch = "x86_64")]
     fn f16c_backward_matches_generic() {
-        if !crate::simd::has_f16c() {
+        if F16c::detect().is_none() {
             return;
         }
         let special: Vec<u16> = vec![

@@ -5,6 +5,7 @@ use crate::element::Float;
 use crate::kernels::leaky_relu::{LeakyRelu, LeakyReluF16c, LeakyReluGrad, LeakyReluGradF16c};
 use crate::kernels::relu::Relu;
 use crate::parallel::for_each_chunk;
+use crate::simd::F16c;
 use half::f16;
 
 /// x if x > 0 else α·x; α is rounded once to the element type.
@@ -34,7 +35,7 @@ impl Activation for Forward {
 /// relu, element for element); the generic kernel otherwise.
 fn forward_f16(alpha: f64, io: Io<'_, f16>) {
     let alpha = f16::round_from_f64(alpha);
-    if crate::simd::has_f16c() {
+    if let Some(cpu) = F16c::detect() {
         let wide = alpha.to_f32();
         if wide == 0.0 {
             return map_unary(Relu, io);
@@ -43,6 +44,7 @@ fn forward_f16(alpha: f64, io: Io<'_, f16>) {
             let work = LeakyReluF16c {
                 x: io.inputs[0],
                 alpha: wide,
+                cpu,
             };
             return for_each_chunk(io.out, &work);
         }
@@ -62,11 +64,12 @@ impl Activation for Backward {
         match io {
             Slices::F16(io) => {
                 let alpha = f16::round_from_f64(self.alpha);
-                if crate::simd::has_f16c() {
+                if let Some(cpu) = F16c::detect() {
                     let work = LeakyReluGradF16c {
                         grad: io.inputs[0],
                         x: io.inputs[1],
                         alpha,
+                        cpu,
                     };
                     for_each_chunk(io.out, &work);
                 } else {

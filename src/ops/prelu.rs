@@ -9,6 +9,7 @@ use super::{not_a_float, Activation, Arity, Io, Order, Slices};
 use crate::element::Float;
 use crate::kernels::prelu::{Prelu, PreluF16c, PreluGradElement};
 use crate::parallel::{for_each_chunk, prelu_grad};
+use crate::simd::F16c;
 
 /// Elements per channel run, in C and in F order.
 #[derive(Clone, Copy, Debug)]
@@ -36,12 +37,14 @@ impl Activation for Forward {
     const ARITY: Arity = Arity::Unary;
     fn run(&self, io: Slices<'_>) {
         match io {
-            Slices::F16(io) if crate::simd::has_f16c() => {
-                let inner = self.runs.for_order(io.order);
-                let work = PreluF16c::new(io.inputs[0], io.alpha, inner);
-                for_each_chunk(io.out, &work);
-            }
-            Slices::F16(io) => self.generic(io),
+            Slices::F16(io) => match F16c::detect() {
+                Some(cpu) => {
+                    let inner = self.runs.for_order(io.order);
+                    let work = PreluF16c::new(io.inputs[0], io.alpha, inner, cpu);
+                    for_each_chunk(io.out, &work);
+                }
+                None => self.generic(io),
+            },
             Slices::F32(io) => self.generic(io),
             Slices::F64(io) => self.generic(io),
             _ => not_a_float(),

@@ -5,6 +5,7 @@ use super::{map_binary, map_unary, not_a_float, Activation, Arity, Slices};
 use crate::kernels::elementwise::{BinaryF16, UnaryF16};
 use crate::kernels::softplus::{Softplus, SoftplusGrad};
 use crate::parallel::for_each_chunk;
+use crate::simd::F16c;
 
 /// log(1 + exp(β·x))/β; x where β·x > threshold.
 pub struct Forward {
@@ -29,11 +30,11 @@ impl Activation for Forward {
         let op = Softplus::<false> { beta, threshold };
         match io {
             // float16 through the f32 kernel, converted by F16C
-            Slices::F16(io) if crate::simd::has_f16c() => {
+            Slices::F16(io) if F16c::detect().is_some() => {
                 let work = UnaryF16 {
                     op,
                     x: io.inputs[0],
-                    f16c: true,
+                    f16c: F16c::detect(),
                 };
                 for_each_chunk(io.out, &work)
             }
@@ -67,12 +68,12 @@ impl Activation for Backward {
         }
         let op = SoftplusGrad::<false> { beta, threshold };
         match io {
-            Slices::F16(io) if crate::simd::has_f16c() => {
+            Slices::F16(io) if F16c::detect().is_some() => {
                 let work = BinaryF16 {
                     op,
                     grad: io.inputs[0],
                     x: io.inputs[1],
-                    f16c: true,
+                    f16c: F16c::detect(),
                 };
                 for_each_chunk(io.out, &work)
             }

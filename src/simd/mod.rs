@@ -60,11 +60,14 @@ impl Isa {
             }
             #[cfg(target_arch = "x86_64")]
             Isa::Avx512 => {
+                // every feature x86_avx512::run enables
                 is_x86_feature_detected!("avx512f")
                     && is_x86_feature_detected!("avx512bw")
                     && is_x86_feature_detected!("avx512dq")
                     && is_x86_feature_detected!("avx512vl")
+                    && is_x86_feature_detected!("avx2")
                     && is_x86_feature_detected!("fma")
+                    && is_x86_feature_detected!("f16c")
             }
             #[cfg(not(target_arch = "x86_64"))]
             _ => false,
@@ -93,9 +96,19 @@ pub fn isa() -> Isa {
     })
 }
 
-/// Whether the path in use converts f16 ⇄ f32 in hardware (F16C: every AVX2 and AVX-512 CPU).
-pub fn has_f16c() -> bool {
-    matches!(isa(), Isa::Avx2 | Isa::Avx512)
+/// Proof that the kernels may use F16C, AVX2 and FMA: the path in use is AVX2 or AVX-512, whose
+/// availability check covers all three. Only [`F16c::detect`] makes one, so every kernel that
+/// takes it (the float16 one-pass kernels) can run its intrinsics without checking again.
+#[derive(Clone, Copy, Debug)]
+pub struct F16c {
+    _proof: (),
+}
+
+impl F16c {
+    /// The token, where the path in use has F16C.
+    pub fn detect() -> Option<F16c> {
+        matches!(isa(), Isa::Avx2 | Isa::Avx512).then_some(F16c { _proof: () })
+    }
 }
 
 /// The name of the path the kernels use, for `info()["simd"]`.
