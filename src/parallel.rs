@@ -595,7 +595,7 @@ mod tests {
         let caller = std::thread::current().id();
         let running = std::sync::Arc::new(AtomicUsize::new(0));
         for _ in 0..20 {
-            let on_stack = vec![0u8; 64];
+            let on_stack = [0u8; 64];
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 run_parallel(&pool, 64, &|k| {
                     if std::thread::current().id() == caller {
