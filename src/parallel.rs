@@ -510,25 +510,25 @@ pub fn prelu_grad<T: PreluGradElement>(
     } else {
         pool()
     };
-    let partials: Vec<Vec<CompensatedSum>> = match pool {
-        None => (0..n_tiles).map(run_tile).collect(),
+    // each tile's partial sums merged per channel in tile order, whichever thread ran it
+    let mut sums = vec![CompensatedSum::default(); channels];
+    let mut merge = |t: usize, acc: &[CompensatedSum]| {
+        let b = blocks[t % blocks.len()];
+        for (s, a) in sums[b.ch0..b.ch0 + b.nch].iter_mut().zip(acc) {
+            s.merge(a);
+        }
+    };
+    match pool {
+        None => (0..n_tiles).for_each(|t| merge(t, &run_tile(t))),
         Some(pool) => {
             let slots: Vec<OnceLock<Vec<CompensatedSum>>> =
                 (0..n_tiles).map(|_| OnceLock::new()).collect();
             run_parallel(&pool, n_tiles, &|t| {
                 let _ = slots[t].set(run_tile(t));
             });
-            slots
-                .into_iter()
-                .map(|s| s.into_inner().unwrap_or_default())
-                .collect()
-        }
-    };
-    let mut sums = vec![CompensatedSum::default(); channels];
-    for (t, acc) in partials.iter().enumerate() {
-        let b = blocks[t % blocks.len()];
-        for (s, a) in sums[b.ch0..b.ch0 + b.nch].iter_mut().zip(acc) {
-            s.merge(a);
+            for (t, slot) in slots.into_iter().enumerate() {
+                merge(t, &slot.into_inner().unwrap_or_default());
+            }
         }
     }
     sums.iter().map(CompensatedSum::value).collect()

@@ -69,7 +69,7 @@ pub fn map_unary<T: Copy, O: UnaryOp<T>>(op: &O, x: Option<&[T]>, out: &mut [T])
 }
 
 /// Elements per step of the staged in-place loop (1-2 KiB of stack, in L1).
-const STAGE: usize = 256;
+pub(crate) const STAGE: usize = 256;
 
 /// `src` (at most [`STAGE`] elements) copied into `stage`, as a slice.
 ///
@@ -85,7 +85,10 @@ const STAGE: usize = 256;
 ///
 /// [`ReluElement::keep_or_zero`]: crate::element::ReluElement::keep_or_zero
 #[inline(always)]
-fn stage_copy<'a, T: Copy>(stage: &'a mut [MaybeUninit<T>; STAGE], src: &[T]) -> &'a [T] {
+pub(crate) fn stage_copy<'a, T: Copy>(
+    stage: &'a mut [MaybeUninit<T>; STAGE],
+    src: &[T],
+) -> &'a [T] {
     let n = src.len().min(STAGE);
     let dst = &mut stage[..n];
     // SAFETY: MaybeUninit<T> has T's layout, the regions are distinct (a stack array and a

@@ -5,7 +5,7 @@
 //! `(N, C)` have `inner = 1`; a shared α is `channels = 1, inner = len`. The caller derives the three
 //! numbers from the shape, the axis and the memory order (C or F).
 
-use super::elementwise::{map_unary, ChunkOp};
+use super::elementwise::{map_unary, stage_copy, ChunkOp, STAGE};
 use super::leaky_relu::{
     leaky_relu, leaky_relu_grad_scalar, leaky_relu_scalar, LeakyRelu, LeakyReluF16c,
 };
@@ -14,14 +14,66 @@ use crate::element::{widen_f16, Float};
 use crate::math::{CompensatedLanes, CompensatedSum};
 use crate::simd::F16c;
 use half::f16;
+use std::mem::MaybeUninit;
 
 /// Elements handled per inner block; in-place inputs are staged through a stack buffer this big.
-const BLOCK: usize = 256;
+const BLOCK: usize = STAGE;
 
-/// Channel of flat element `i`.
-#[inline(always)]
-fn channel_of(i: usize, inner: usize, channels: usize) -> usize {
-    (i / inner) % channels
+/// The channel runs of the piece of the flat array at `start..start + len`, in order: `(offset
+/// in the piece, length, channel)`. Channel-innermost (`inner = 1`) a run is a row's consecutive
+/// channels, `channel` its first. Two divisions for the whole piece, none per run (small rows
+/// made them the larger part of the work).
+#[derive(Clone, Copy)]
+struct Runs {
+    at: usize,
+    len: usize,
+    channel: usize,
+    /// Position within the current channel run (`inner > 1`).
+    offset: usize,
+    inner: usize,
+    channels: usize,
+}
+
+impl Runs {
+    #[inline(always)]
+    fn new(start: usize, len: usize, inner: usize, channels: usize) -> Runs {
+        Runs {
+            at: 0,
+            len,
+            channel: (start / inner) % channels,
+            offset: start % inner,
+            inner,
+            channels,
+        }
+    }
+}
+
+impl Iterator for Runs {
+    type Item = (usize, usize, usize);
+    #[inline(always)]
+    fn next(&mut self) -> Option<(usize, usize, usize)> {
+        if self.at >= self.len {
+            return None;
+        }
+        let left = self.len - self.at;
+        let item = if self.inner == 1 {
+            let run = left.min(self.channels - self.channel);
+            let item = (self.at, run, self.channel);
+            self.channel = 0;
+            item
+        } else {
+            let run = left.min(self.inner - self.offset);
+            let item = (self.at, run, self.channel);
+            self.offset = 0;
+            self.channel += 1;
+            if self.channel == self.channels {
+                self.channel = 0;
+            }
+            item
+        };
+        self.at += item.1;
+        Some(item)
+    }
 }
 
 /// The contribution of one element to ∂L/∂α of its channel: `grad·min(0, x)`, in f64.
@@ -44,15 +96,9 @@ pub fn prelu_alpha_grad_term<T: Float>(grad: T, x: T) -> f64 {
 /// Same element rules and ≤ 0.5 ULP bound as [`leaky_relu_scalar`].
 #[inline(always)]
 pub fn prelu<T: Float>(x: Option<&[T]>, out: &mut [T], alpha: &[T], inner: usize, start: usize) {
-    let channels = alpha.len();
-    let n = out.len();
-    let mut i = 0;
-    while i < n {
-        let pos = start + i;
-        let ch = channel_of(pos, inner, channels);
-        let run = if inner == 1 {
+    for (i, run, ch) in Runs::new(start, out.len(), inner, alpha.len()) {
+        if inner == 1 {
             // Channel-innermost: one α per element, taken as a slice of alpha.
-            let run = (n - i).min(channels - ch);
             let a = &alpha[ch..ch + run];
             let o = &mut out[i..i + run];
             match x {
@@ -67,15 +113,10 @@ pub fn prelu<T: Float>(x: Option<&[T]>, out: &mut [T], alpha: &[T], inner: usize
                     }
                 }
             }
-            run
         } else {
-            let run = (n - i).min(inner - pos % inner);
             let op = LeakyRelu { alpha: alpha[ch] };
-            let o = &mut out[i..i + run];
-            map_unary(&op, x.map(|x| &x[i..i + run]), o);
-            run
-        };
-        i += run;
+            map_unary(&op, x.map(|x| &x[i..i + run]), &mut out[i..i + run]);
+        }
     }
 }
 
@@ -157,11 +198,7 @@ impl ChunkOp<f16> for PreluF16c<'_> {
             prelu(x, out, self.alpha, 1, start);
             return;
         }
-        let mut i = 0;
-        while i < n {
-            let pos = start + i;
-            let ch = channel_of(pos, self.inner, channels);
-            let run = (n - i).min(self.inner - pos % self.inner);
+        for (i, run, ch) in Runs::new(start, n, self.inner, channels) {
             let xs = x.map(|x| &x[i..i + run]);
             let o = &mut out[i..i + run];
             let alpha = self.alpha[ch].to_f32();
@@ -178,7 +215,6 @@ impl ChunkOp<f16> for PreluF16c<'_> {
                 }
                 .apply(0, o);
             }
-            i += run;
         }
     }
 }
@@ -228,34 +264,26 @@ pub fn prelu_grad_piece<T: PreluGradElement>(
     ch_base: usize,
 ) {
     let channels = alpha.len();
-    let mut grad_buf = [T::ZERO; BLOCK];
-    let mut x_buf = [T::ZERO; BLOCK];
+    // staging for in-place inputs, written before it is read (no zeroing: it was ~10% of a
+    // small call)
+    let mut grad_buf = [MaybeUninit::<T>::uninit(); BLOCK];
+    let mut x_buf = [MaybeUninit::<T>::uninit(); BLOCK];
     for b0 in (0..out.len()).step_by(BLOCK) {
         let b1 = (b0 + BLOCK).min(out.len());
         let len = b1 - b0;
         let o = &mut out[b0..b1];
         let g: &[T] = match grad {
             Some(g) => &g[b0..b1],
-            None => {
-                grad_buf[..len].copy_from_slice(o);
-                &grad_buf[..len]
-            }
+            None => stage_copy(&mut grad_buf, o),
         };
         let xv: &[T] = match x {
             Some(x) => &x[b0..b1],
-            None => {
-                x_buf[..len].copy_from_slice(o);
-                &x_buf[..len]
-            }
+            None => stage_copy(&mut x_buf, o),
         };
-        let mut i = 0;
-        while i < len {
-            let pos = start + b0 + i;
-            let ch = channel_of(pos, inner, channels);
+        for (i, run, ch) in Runs::new(start + b0, len, inner, channels) {
             if inner == 1 {
                 // Channel-innermost: element j of the run belongs to channel ch + j. Two simple
                 // loops (gradient, then α-gradient terms), each vectorizable.
-                let run = (len - i).min(channels - ch);
                 // index loops, as in prelu_grad_run
                 let (gr, xr) = (&g[i..i + run], &xv[i..i + run]);
                 let (or, ar) = (&mut o[i..i + run], &alpha[ch..ch + run]);
@@ -272,9 +300,7 @@ pub fn prelu_grad_piece<T: PreluGradElement>(
                     let lanes = &mut plain[ch - ch_base..ch - ch_base + run];
                     T::grad_innermost_plain(gr, xr, or, ar, lanes);
                 }
-                i += run;
             } else {
-                let run = (len - i).min(inner - pos % inner);
                 prelu_grad_run(
                     &g[i..i + run],
                     &xv[i..i + run],
@@ -282,7 +308,6 @@ pub fn prelu_grad_piece<T: PreluGradElement>(
                     alpha[ch],
                     &mut acc[ch - ch_base],
                 );
-                i += run;
             }
         }
     }
@@ -575,8 +600,8 @@ mod x86 {
         let negative_infinity = _mm_set1_epi16(0xfc00u16 as i16);
         let negative_zero = _mm_set1_epi16(0x8000u16 as i16);
         let mut i = 0;
+        let mut ch = start % channels;
         while i < n {
-            let ch = (start + i) % channels;
             let run = (n - i).min(channels - ch);
             let full = run / 8 * 8;
             for j in (0..full).step_by(8) {
@@ -604,6 +629,7 @@ mod x86 {
                 unsafe { *dst.add(i + j) = leaky_relu_scalar(*src.add(i + j), alpha[ch + j]) };
             }
             i += run;
+            ch = 0;
         }
     }
 
@@ -906,6 +932,38 @@ mod tests {
                 "len {len}"
             );
             assert!(len < 20 || want_lanes.iter().all(|&l| l.is_finite()));
+        }
+    }
+
+    /// The runs cover the piece in order, each element in the channel `(i / inner) % channels`
+    /// says, each run as long as it can be.
+    #[test]
+    fn runs_follow_the_channel_formula() {
+        for (inner, channels) in [(1, 1), (1, 5), (3, 1), (3, 4), (7, 3), (64, 2)] {
+            for start in [0, 1, 2, 5, 17, 100] {
+                for len in [0, 1, 2, 9, 30, 97] {
+                    let mut next = 0;
+                    for (i, run, ch) in Runs::new(start, len, inner, channels) {
+                        assert_eq!(i, next);
+                        assert!(run >= 1);
+                        for k in 0..run {
+                            let pos = start + i + k;
+                            let want = (pos / inner) % channels;
+                            let got = if inner == 1 { ch + k } else { ch };
+                            assert_eq!(got, want, "inner {inner}, channels {channels}, pos {pos}");
+                        }
+                        let end = start + i + run;
+                        let at_boundary = if inner == 1 {
+                            end % channels == 0
+                        } else {
+                            end % inner == 0
+                        };
+                        assert!(i + run == len || at_boundary);
+                        next = i + run;
+                    }
+                    assert_eq!(next, len);
+                }
+            }
         }
     }
 

@@ -49,6 +49,16 @@ impl Dtype {
         }
     }
 
+    /// Bytes per element.
+    pub fn size(self) -> usize {
+        match self {
+            Dtype::I8 | Dtype::U8 | Dtype::Bool => 1,
+            Dtype::F16 | Dtype::I16 | Dtype::U16 => 2,
+            Dtype::F32 | Dtype::I32 | Dtype::U32 => 4,
+            Dtype::F64 | Dtype::I64 | Dtype::U64 => 8,
+        }
+    }
+
     /// The magnitude from which a real parameter rounds (to nearest) to ±∞ in this float type:
     /// the largest finite value plus half an ULP of it (exact in f64; f64's own is +∞).
     pub fn overflow_threshold(self) -> f64 {

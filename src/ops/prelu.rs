@@ -40,7 +40,8 @@ impl Activation for Forward {
             Slices::F16(io) => match F16c::detect() {
                 Some(cpu) => {
                     let inner = self.runs.for_order(io.order);
-                    let work = PreluF16c::new(io.inputs[0], io.alpha, inner, cpu);
+                    let alpha = repeated_for_rows(io.alpha, inner);
+                    let work = PreluF16c::new(io.inputs[0], &alpha, inner, cpu);
                     for_each_chunk(io.out, &work);
                 }
                 None => self.generic(io),
@@ -54,13 +55,26 @@ impl Activation for Forward {
 
 impl Forward {
     fn generic<T: Float>(&self, io: Io<'_, T>) {
+        let inner = self.runs.for_order(io.order);
         let work = Prelu {
             x: io.inputs[0],
-            alpha: io.alpha,
-            inner: self.runs.for_order(io.order),
+            alpha: &repeated_for_rows(io.alpha, inner),
+            inner,
         };
         for_each_chunk(io.out, &work);
     }
+}
+
+/// Channel-innermost rows of fewer than [`MIN_ROW`] channels: α repeated so one run spans several
+/// rows (α[c] repeated k times is the α of a layer with k·C channels over the same data), since
+/// each run pays a loop set-up that a row of 16 channels does not repay. Else α itself.
+fn repeated_for_rows<T: Copy>(alpha: &[T], inner: usize) -> std::borrow::Cow<'_, [T]> {
+    const MIN_ROW: usize = 256;
+    if inner != 1 || alpha.len() >= MIN_ROW || alpha.is_empty() {
+        return std::borrow::Cow::Borrowed(alpha);
+    }
+    let rows = MIN_ROW.div_ceil(alpha.len());
+    std::borrow::Cow::Owned(alpha.repeat(rows))
 }
 
 /// grad_x = grad if x > 0 else α[c]·grad, and per channel Σ grad·min(0, x), in one pass. The

@@ -3,7 +3,7 @@
 
 use crate::ops::{Dtype, Order};
 use half::f16;
-use numpy::npyffi::{NPY_ARRAY_ALIGNED, NPY_ARRAY_WRITEABLE};
+use numpy::npyffi::{NPY_ARRAY_ALIGNED, NPY_ARRAY_WRITEABLE, NPY_TYPES};
 use numpy::{
     Element, IxDyn, PyArray, PyArrayDescr, PyArrayDescrMethods, PyUntypedArray,
     PyUntypedArrayMethods,
@@ -46,21 +46,38 @@ numpy_function!(np_empty_like, "empty_like");
 numpy_function!(np_errstate, "errstate");
 
 /// The kernels' element type for a NumPy dtype (any byte order); `None` if they have none.
+/// Decided from the type number (a field read), not the item size (a call into NumPy).
 pub fn dtype_of(descr: &Bound<'_, PyArrayDescr>) -> Option<Dtype> {
-    Some(match (descr.kind(), descr.itemsize()) {
-        (b'f', 2) => Dtype::F16,
-        (b'f', 4) => Dtype::F32,
-        (b'f', 8) => Dtype::F64,
-        (b'i', 1) => Dtype::I8,
-        (b'i', 2) => Dtype::I16,
-        (b'i', 4) => Dtype::I32,
-        (b'i', 8) => Dtype::I64,
-        (b'u', 1) => Dtype::U8,
-        (b'u', 2) => Dtype::U16,
-        (b'u', 4) => Dtype::U32,
-        (b'u', 8) => Dtype::U64,
-        (b'b', 1) => Dtype::Bool,
-        _ => return None,
+    use std::os::raw::{c_int, c_long};
+    const LONG_IS_64: bool = std::mem::size_of::<c_long>() == 8;
+    let num = descr.num();
+    let is = |t: NPY_TYPES| num == t as c_int;
+    Some(if is(NPY_TYPES::NPY_HALF) {
+        Dtype::F16
+    } else if is(NPY_TYPES::NPY_FLOAT) {
+        Dtype::F32
+    } else if is(NPY_TYPES::NPY_DOUBLE) {
+        Dtype::F64
+    } else if is(NPY_TYPES::NPY_BYTE) {
+        Dtype::I8
+    } else if is(NPY_TYPES::NPY_SHORT) {
+        Dtype::I16
+    } else if is(NPY_TYPES::NPY_INT) || (is(NPY_TYPES::NPY_LONG) && !LONG_IS_64) {
+        Dtype::I32
+    } else if is(NPY_TYPES::NPY_LONGLONG) || (is(NPY_TYPES::NPY_LONG) && LONG_IS_64) {
+        Dtype::I64
+    } else if is(NPY_TYPES::NPY_UBYTE) {
+        Dtype::U8
+    } else if is(NPY_TYPES::NPY_USHORT) {
+        Dtype::U16
+    } else if is(NPY_TYPES::NPY_UINT) || (is(NPY_TYPES::NPY_ULONG) && !LONG_IS_64) {
+        Dtype::U32
+    } else if is(NPY_TYPES::NPY_ULONGLONG) || (is(NPY_TYPES::NPY_ULONG) && LONG_IS_64) {
+        Dtype::U64
+    } else if is(NPY_TYPES::NPY_BOOL) {
+        Dtype::Bool
+    } else {
+        return None;
     })
 }
 
@@ -118,8 +135,9 @@ pub fn data(a: &Array<'_>) -> *mut u8 {
     unsafe { (*a.as_array_ptr()).data.cast::<u8>() }
 }
 
-/// The bytes `a` can touch, `lo..hi`, as NumPy's `get_array_memory_extents`; `None` if empty.
-fn extent(a: &Array<'_>) -> Option<(usize, usize)> {
+/// The bytes `a` (of `itemsize`-byte elements) can touch, `lo..hi`, as NumPy's
+/// `get_array_memory_extents`; `None` if empty.
+fn extent(a: &Array<'_>, itemsize: usize) -> Option<(usize, usize)> {
     if a.is_empty() {
         return None;
     }
@@ -132,12 +150,14 @@ fn extent(a: &Array<'_>) -> Option<(usize, usize)> {
             hi += span;
         }
     }
-    Some((lo as usize, hi as usize + a.dtype().itemsize()))
+    Some((lo as usize, hi as usize + itemsize))
 }
 
-/// Whether `a` and `b` may share memory: their extents intersect (as `np.may_share_memory`).
-pub fn may_overlap(a: &Array<'_>, b: &Array<'_>) -> bool {
-    match (extent(a), extent(b)) {
+/// Whether `a` and `b`, both of `dtype` (any byte order), may share memory: their extents
+/// intersect (as `np.may_share_memory`).
+pub fn may_overlap(a: &Array<'_>, b: &Array<'_>, dtype: Dtype) -> bool {
+    let size = dtype.size();
+    match (extent(a, size), extent(b, size)) {
         (Some((alo, ahi)), Some((blo, bhi))) => alo < bhi && blo < ahi,
         _ => false,
     }

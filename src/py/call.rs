@@ -229,14 +229,14 @@ impl<'py> Plan<'py> {
         for (a, &same) in inputs.iter().zip(&in_place) {
             sources.push(if same && direct {
                 Source::InPlace
-            } else if same || may_overlap(a, &kernel_out) || !is_direct(a, dtype, order) {
+            } else if same || may_overlap(a, &kernel_out, dtype) || !is_direct(a, dtype, order) {
                 Source::Array(copy_in(a, dtype, order)?)
             } else {
                 Source::Array(a.clone())
             });
         }
         let alpha = match alpha {
-            Some(a) if may_overlap(a, &kernel_out) => Some(copy_in(a, dtype, Order::C)?),
+            Some(a) if may_overlap(a, &kernel_out, dtype) => Some(copy_in(a, dtype, Order::C)?),
             other => other.cloned(),
         };
         Ok(Plan {

@@ -257,7 +257,7 @@ pub fn prelu_grad<'py>(
             if !is_writeable(&ag) {
                 return Err(value_error("alpha_grad_out is read-only"));
             }
-            if out.is_some() && may_overlap(&ag, &target) {
+            if out.is_some() && may_overlap(&ag, &target, dtype) {
                 return Err(value_error("alpha_grad_out overlaps out"));
             }
             Some(ag)
