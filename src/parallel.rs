@@ -341,6 +341,9 @@ const TILE_ELEMS_MAX: usize = 1 << 18;
 /// (4096, 1024) 0.70 / 0.73 / 0.78 / 0.76 (noise: its tiles have 256 rows anyway). Layouts with
 /// channel runs (NCHW) have a run of `inner` elements per channel per row, so it rarely binds.
 const TILE_MIN_PER_CHANNEL: usize = 128;
+/// Channel-innermost rows shorter than this are summed several rows at a time: each run of a
+/// row pays a loop set-up that 16 channels do not repay.
+const MIN_ROW_GROUP: usize = 64;
 const TILE_MIN_COUNT: usize = 16;
 
 /// A column block of the `(outer, channels·inner)` matrix: columns `col0..col1` of every row,
@@ -415,6 +418,10 @@ struct TileTask<'a, T> {
     row_len: usize,
     rows: std::ops::Range<usize>,
     block: ColumnBlock,
+    /// Channel-innermost rows of few channels are summed `rows_per_group` rows at a time, as if
+    /// the layer had `rows_per_group`·C channels (α repeated in `alpha_rows`); 1 otherwise.
+    rows_per_group: usize,
+    alpha_rows: &'a [T],
 }
 
 impl<T: PreluGradElement> Task for TileTask<'_, T> {
@@ -445,6 +452,39 @@ impl<T: PreluGradElement> Task for TileTask<'_, T> {
             let seg = unsafe { std::slice::from_raw_parts_mut(self.out.0.add(lo), hi - lo) };
             let g = self.grad.map(|g| &g[lo..hi]);
             let x = self.x.map(|x| &x[lo..hi]);
+            if whole_rows && self.rows_per_group > 1 {
+                // row r's channel c is virtual channel (r mod k)·C + c; its sums are folded
+                // into channel c in order of r mod k
+                let (channels, k) = (b.nch, self.rows_per_group);
+                // f16/f32 add to plain sums only; f64 to compensated ones only
+                let mut acc_rows =
+                    vec![CompensatedSum::default(); if T::WIDE { channels * k } else { 0 }];
+                let mut plain_rows = vec![0.0; if T::WIDE { 0 } else { channels * k }];
+                prelu_grad_piece(
+                    g,
+                    x,
+                    seg,
+                    self.alpha_rows,
+                    1,
+                    lo,
+                    &mut acc_rows,
+                    &mut plain_rows,
+                    0,
+                );
+                for j in 0..k {
+                    let rows = j * channels..(j + 1) * channels;
+                    if T::WIDE {
+                        for (a, ar) in acc.iter_mut().zip(&acc_rows[rows]) {
+                            a.merge(ar);
+                        }
+                    } else {
+                        for (p, pr) in plain.iter_mut().zip(&plain_rows[rows]) {
+                            *p += pr;
+                        }
+                    }
+                }
+                continue;
+            }
             prelu_grad_piece(
                 g, x, seg, self.alpha, self.inner, lo, &mut acc, &mut plain, b.ch0,
             );
@@ -489,6 +529,16 @@ pub fn prelu_grad<T: PreluGradElement>(
     let len = out.len();
     let out_ptr = SharedMut(out.as_mut_ptr());
     let isa = simd::isa();
+    let rows_per_group = if inner == 1 && channels < MIN_ROW_GROUP {
+        MIN_ROW_GROUP.div_ceil(channels)
+    } else {
+        1
+    };
+    let alpha_rows = if rows_per_group > 1 {
+        alpha.repeat(rows_per_group)
+    } else {
+        Vec::new()
+    };
 
     let run_tile = |t: usize| -> Vec<CompensatedSum> {
         let rb = t / blocks.len();
@@ -502,6 +552,8 @@ pub fn prelu_grad<T: PreluGradElement>(
             row_len,
             rows: rb * rows_per_tile..((rb + 1) * rows_per_tile).min(outer),
             block: blocks[t % blocks.len()],
+            rows_per_group,
+            alpha_rows: &alpha_rows,
         };
         simd::dispatch(isa, task)
     };
@@ -510,6 +562,10 @@ pub fn prelu_grad<T: PreluGradElement>(
     } else {
         pool()
     };
+    if n_tiles == 1 && blocks.len() == 1 {
+        // one tile of every channel: its partial sums are the sums
+        return run_tile(0).iter().map(CompensatedSum::value).collect();
+    }
     // each tile's partial sums merged per channel in tile order, whichever thread ran it
     let mut sums = vec![CompensatedSum::default(); channels];
     let mut merge = |t: usize, acc: &[CompensatedSum]| {

@@ -151,13 +151,50 @@ def _prelu_cases(
             backward]  # fmt: skip
 
 
+def _call_cost_cases(torch: Any) -> list[Case]:
+    """The cost of a call on small float32 arrays (1K elements, PReLU (64, 16)), next to
+    ``np.copyto`` of the same array (the cheapest call that touches every element)."""
+    rng = np.random.default_rng(0)
+    x, g = rng.standard_normal(1024, dtype=np.float32), rng.standard_normal(1024, dtype=np.float32)
+    o = np.empty_like(x)
+    xs, gs = x.reshape(64, 16), g.reshape(64, 16)
+    alpha = np.full(16, 0.25, dtype=np.float32)
+
+    def case(op: str, size: str, ours: Fn, numpy: Fn, theirs: Fn | None) -> Case:
+        peers = {"copy": lambda: np.copyto(o, x), "numpy": numpy}
+        if torch and theirs is not None:
+            peers["torch"] = theirs
+        return Case(op, "float32", size, 8 * x.size, ours, peers)
+
+    tx, tg, to = (torch.from_numpy(a) for a in (x, g, o)) if torch else (None, None, None)
+    a_b = alpha.reshape(1, 16)
+    return [
+        case("relu out=", "1K", lambda: F.relu(x, out=o), lambda: np.maximum(x, 0, out=o),
+             torch and (lambda: torch.clamp_min(tx, 0, out=to))),
+        case("leaky_relu out=", "1K", lambda: F.leaky_relu(x, 0.1, out=o),
+             lambda: np.where(x > 0, x, x * np.float32(0.1)),
+             torch and (lambda: torch._C._nn.leaky_relu(tx, 0.1, out=to))),
+        case("relu_grad out=", "1K", lambda: F.relu_grad(g, x, out=o),
+             lambda: np.multiply(g, x > 0, out=o),
+             torch and (lambda: torch.ops.aten.threshold_backward.grad_input(tg, tx, 0,
+                                                                             grad_input=to))),
+        case("prelu", "NC 64x16", lambda: F.prelu(xs, alpha),
+             lambda: np.where(xs > 0, xs, a_b * xs), None),
+        case("prelu_grad", "NC 64x16", lambda: F.prelu_grad(gs, xs, alpha),
+             lambda: (np.where(xs > 0, gs, a_b * gs), np.sum(gs * np.minimum(xs, 0), axis=0)),
+             None),
+    ]  # fmt: skip
+
+
 def build_cases(quick: bool) -> list[Case]:
-    """The comparison: float32 elementwise ops by size, float64/float16 rows, PReLU shapes."""
+    """The comparison: small-call cost, float32 elementwise ops by size, float64/float16 rows,
+    PReLU shapes."""
     torch = _torch()
+    cases = _call_cost_cases(torch)
     sizes = {"1K": 1_000, "1M": 1_000_000}
     if not quick:
         sizes = {"1K": 1_000, "64K": 65_536, "1M": 1_000_000, "16M": 16_000_000}
-    cases = [c for size, n in sizes.items() for c in _float32_cases(size, n, torch)]
+    cases += [c for size, n in sizes.items() for c in _float32_cases(size, n, torch)]
     n, label = (1_000_000, "1M") if quick else (4_000_000, "4M")
     cases += [c for dt in (np.float64, np.float16) for c in _dtype_cases(dt, label, n, torch)]
     shapes: dict[str, tuple[int, ...]] = {"NC 4096x1024": (4096, 1024)}

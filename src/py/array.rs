@@ -137,7 +137,7 @@ pub fn data(a: &Array<'_>) -> *mut u8 {
 
 /// The bytes `a` (of `itemsize`-byte elements) can touch, `lo..hi`, as NumPy's
 /// `get_array_memory_extents`; `None` if empty.
-fn extent(a: &Array<'_>, itemsize: usize) -> Option<(usize, usize)> {
+pub fn extent(a: &Array<'_>, itemsize: usize) -> Option<(usize, usize)> {
     if a.is_empty() {
         return None;
     }
@@ -156,8 +156,12 @@ fn extent(a: &Array<'_>, itemsize: usize) -> Option<(usize, usize)> {
 /// Whether `a` and `b`, both of `dtype` (any byte order), may share memory: their extents
 /// intersect (as `np.may_share_memory`).
 pub fn may_overlap(a: &Array<'_>, b: &Array<'_>, dtype: Dtype) -> bool {
-    let size = dtype.size();
-    match (extent(a, size), extent(b, size)) {
+    overlaps(extent(a, dtype.size()), extent(b, dtype.size()))
+}
+
+/// Whether two extents intersect.
+pub fn overlaps(a: Option<(usize, usize)>, b: Option<(usize, usize)>) -> bool {
+    match (a, b) {
         (Some((alo, ahi)), Some((blo, bhi))) => alo < bhi && blo < ahi,
         _ => false,
     }

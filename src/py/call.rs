@@ -3,8 +3,8 @@
 //! decided before anything is written), the op run with the GIL released, the copy back.
 
 use super::array::{
-    copy_in, copy_into, data, descr, dtype_of, empty, empty_like, is_direct, is_direct_any,
-    is_writeable, may_overlap, np_asarray, same_view, shape_repr, type_error, value_error, Array,
+    copy_in, copy_into, data, descr, dtype_of, empty, empty_like, extent, is_direct, is_direct_any,
+    is_writeable, np_asarray, overlaps, same_view, shape_repr, type_error, value_error, Array,
 };
 use crate::ops::{Activation, Arity, Dtype, Io, Order, Slices};
 use numpy::{PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
@@ -213,30 +213,35 @@ impl<'py> Plan<'py> {
         } else {
             empty(py, dtype, target.shape(), Order::C)
         };
-        let in_place: Vec<bool> = inputs.iter().map(|a| same_view(a, target)).collect();
+        let mut in_place = [false; 2];
+        for (same, a) in in_place.iter_mut().zip(inputs) {
+            *same = same_view(a, target);
+        }
         // kernel_out is contiguous; where it is both C and F (1-D, size-1 axes) follow the inputs
         let others_c = inputs
             .iter()
-            .zip(&in_place)
-            .all(|(a, &same)| same || a.is_c_contiguous());
+            .zip(in_place)
+            .all(|(a, same)| same || a.is_c_contiguous());
         let order =
             if kernel_out.is_c_contiguous() && (!kernel_out.is_fortran_contiguous() || others_c) {
                 Order::C
             } else {
                 Order::F
             };
+        let out_extent = extent(&kernel_out, dtype.size());
+        let overlaps_out = |a: &Array<'_>| overlaps(extent(a, dtype.size()), out_extent);
         let mut sources = Vec::with_capacity(inputs.len());
-        for (a, &same) in inputs.iter().zip(&in_place) {
+        for (a, same) in inputs.iter().zip(in_place) {
             sources.push(if same && direct {
                 Source::InPlace
-            } else if same || may_overlap(a, &kernel_out, dtype) || !is_direct(a, dtype, order) {
+            } else if same || overlaps_out(a) || !is_direct(a, dtype, order) {
                 Source::Array(copy_in(a, dtype, order)?)
             } else {
                 Source::Array(a.clone())
             });
         }
         let alpha = match alpha {
-            Some(a) if may_overlap(a, &kernel_out, dtype) => Some(copy_in(a, dtype, Order::C)?),
+            Some(a) if overlaps_out(a) => Some(copy_in(a, dtype, Order::C)?),
             other => other.cloned(),
         };
         Ok(Plan {
