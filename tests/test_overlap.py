@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import OPS, Op, op_inputs
 from numpy.lib.stride_tricks import as_strided
 
 import relu_rs
+from conftest import OPS, Op, op_inputs
 
 DTYPES = [np.float16, np.float32, np.float64]
 SIZES = [1000, 1 << 20]  # serial, and parallel (chunks race if overlap is missed)

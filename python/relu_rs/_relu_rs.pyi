@@ -4,7 +4,6 @@
 
 from typing import Any, Final
 
-import numpy as np
 import numpy.typing as npt
 
 __all__ = [
