@@ -34,7 +34,7 @@ pub trait ReluElement: Copy + PartialOrd + Send + Sync + 'static {
 pub trait Float: ReluElement {
     /// `true` for f64: its transcendental kernels need every bit of the f64 evaluation, so they
     /// use libm's (scalar) exp/log1p; narrower types use the vectorizable ones in [`crate::math`].
-    const WIDE: bool = false;
+    const IS_F64: bool = false;
     fn to_f64(self) -> f64;
     /// Round an `f64` to `Self`, fast enough for kernels: a single round-to-nearest-even for f32
     /// and f64; for f16 through f32 (two roundings, within one f16 ULP of the exact value).
@@ -83,7 +83,7 @@ macro_rules! native_float {
             }
         }
         impl Float for $t {
-            const WIDE: bool = $wide;
+            const IS_F64: bool = $wide;
             #[inline(always)]
             fn to_f64(self) -> f64 { self as f64 }
             #[inline(always)]
@@ -216,7 +216,7 @@ pub fn widen_f16(src: &[f16], dst: &mut [f32], f16c: Option<F16c>) {
     #[cfg(target_arch = "x86_64")]
     if let Some(_proof) = f16c {
         // SAFETY: the token proves the CPU has F16C and AVX2.
-        unsafe { x86::widen_f16c(src, dst) };
+        unsafe { crate::simd::x86::f16c::convert::widen_f16c(src, dst) };
         return;
     }
     let _ = f16c;
@@ -231,60 +231,12 @@ pub fn narrow_f16(src: &[f32], dst: &mut [f16], f16c: Option<F16c>) {
     #[cfg(target_arch = "x86_64")]
     if let Some(_proof) = f16c {
         // SAFETY: as in widen_f16.
-        unsafe { x86::narrow_f16c(src, dst) };
+        unsafe { crate::simd::x86::f16c::convert::narrow_f16c(src, dst) };
         return;
     }
     let _ = f16c;
     for (d, &s) in dst.iter_mut().zip(src) {
         *d = f16::from_bits(f32_to_f16(s));
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-mod x86 {
-    use super::{f16, f16_to_f32, f32_to_f16};
-    use std::arch::x86_64::{
-        __m128i, _mm256_cvtph_ps, _mm256_cvtps_ph, _mm256_loadu_ps, _mm256_storeu_ps,
-        _mm_loadu_si128, _mm_storeu_si128, _MM_FROUND_TO_NEAREST_INT,
-    };
-
-    /// # Safety
-    /// The CPU has F16C and AVX.
-    #[target_feature(enable = "avx,f16c")]
-    pub unsafe fn widen_f16c(src: &[f16], dst: &mut [f32]) {
-        let n = src.len().min(dst.len());
-        let mut i = 0;
-        while i + 8 <= n {
-            // SAFETY: i + 8 ≤ n elements of both slices.
-            unsafe {
-                let h = _mm_loadu_si128(src.as_ptr().add(i).cast::<__m128i>());
-                _mm256_storeu_ps(dst.as_mut_ptr().add(i), _mm256_cvtph_ps(h));
-            }
-            i += 8;
-        }
-        for j in i..n {
-            dst[j] = f16_to_f32(src[j].to_bits());
-        }
-    }
-
-    /// # Safety
-    /// The CPU has F16C and AVX.
-    #[target_feature(enable = "avx,f16c")]
-    pub unsafe fn narrow_f16c(src: &[f32], dst: &mut [f16]) {
-        let n = src.len().min(dst.len());
-        let mut i = 0;
-        while i + 8 <= n {
-            // SAFETY: i + 8 ≤ n elements of both slices.
-            unsafe {
-                let v = _mm256_loadu_ps(src.as_ptr().add(i));
-                let h = _mm256_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(v);
-                _mm_storeu_si128(dst.as_mut_ptr().add(i).cast::<__m128i>(), h);
-            }
-            i += 8;
-        }
-        for j in i..n {
-            dst[j] = f16::from_bits(f32_to_f16(src[j]));
-        }
     }
 }
 

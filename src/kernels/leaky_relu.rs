@@ -1,6 +1,7 @@
 //! Leaky ReLU and its gradient, for one α shared by every element.
 
 use super::elementwise::{map_unary, BinaryOp, ChunkOp, UnaryOp};
+use super::relu::Relu;
 use crate::element::Float;
 use crate::simd::F16c;
 use half::f16;
@@ -38,6 +39,7 @@ impl<T: Float> UnaryOp<T> for LeakyRelu<T> {
 }
 
 /// `out = leaky_relu(x; alpha)` elementwise; `x = None` works in place.
+#[cfg(test)]
 #[inline(always)]
 pub fn leaky_relu<T: Float>(x: Option<&[T]>, out: &mut [T], alpha: T) {
     map_unary(&LeakyRelu { alpha }, x, out);
@@ -88,18 +90,12 @@ pub fn leaky_relu_grad<T: Float>(grad: Option<&[T]>, x: Option<&[T]>, out: &mut 
 /// integer compare, one blend): 7 instructions with the load and store.
 ///
 /// The same results, bit for bit, as [`leaky_relu_scalar`] on f16 (α·x of two f16 values is exact
-/// in f32 and is rounded once; the + 0 makes α·(−0) +0), for finite α ≠ 0: the caller runs relu
-/// for α = 0, where 0·(−∞) would be NaN, and the generic kernel for ±∞ or NaN, where α·(−0)
-/// would be. Its token proves the CPU has F16C.
-///
-/// Measured: the generic f16 adapter (widen a block, apply, narrow, fix NaNs: four passes over
-/// L1, ~20 instructions per 8 elements) ran at 0.4-0.6x PyTorch's float16 leaky_relu (4M
-/// elements, 2 threads); a first version of this kernel (float compare and blend, + 0 on every
-/// lane, NaN bits restored after rounding: 11 instructions) at 0.8-1.1x; this one at 1.1-1.3x
-/// in six of seven runs (0.8x in one: this VM's bandwidth swings).
+/// in f32 and is rounded once; the + 0 makes α·(−0) +0). That holds for finite α ≠ 0; α = 0 runs
+/// relu (0·(−∞) would be NaN) and ±∞ or NaN α the generic kernel (α·(−0) would be NaN). Its
+/// token proves the CPU has F16C.
 pub struct LeakyReluF16c<'a> {
     pub x: Option<&'a [f16]>,
-    /// The f16 α, as f32 (exactly); finite and not zero.
+    /// The f16 α, as f32 (exactly).
     pub alpha: f32,
     pub cpu: F16c,
 }
@@ -108,20 +104,21 @@ impl ChunkOp<f16> for LeakyReluF16c<'_> {
     #[inline(always)]
     fn apply(&self, start: usize, out: &mut [f16]) {
         let x = self.x.map(|x| &x[start..start + out.len()]);
+        if self.alpha == 0.0 {
+            return map_unary(&Relu, x, out);
+        }
+        let generic = LeakyRelu {
+            alpha: f16::from_f32(self.alpha),
+        };
+        if !self.alpha.is_finite() || cfg!(not(target_arch = "x86_64")) {
+            return map_unary(&generic, x, out);
+        }
         let _proof = self.cpu;
         #[cfg(target_arch = "x86_64")]
         // SAFETY: the token proves the CPU has F16C, AVX2 and FMA.
         unsafe {
-            x86::leaky_relu_f16c(x, out, self.alpha)
+            crate::simd::x86::f16c::leaky_relu::leaky_relu_f16c(x, out, self.alpha)
         };
-        #[cfg(not(target_arch = "x86_64"))]
-        map_unary(
-            &LeakyRelu {
-                alpha: f16::from_f32(self.alpha),
-            },
-            x,
-            out,
-        );
     }
 }
 
@@ -152,122 +149,10 @@ impl ChunkOp<f16> for LeakyReluGradF16c<'_> {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: the token proves the CPU has F16C and AVX2.
         unsafe {
-            x86::leaky_relu_grad_f16c(grad, x, out, self.alpha)
+            crate::simd::x86::f16c::leaky_relu::leaky_relu_grad_f16c(grad, x, out, self.alpha)
         };
         #[cfg(not(target_arch = "x86_64"))]
         super::elementwise::map_binary(&LeakyReluGrad { alpha: self.alpha }, grad, x, out);
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-pub(super) mod x86 {
-    use super::{f16, leaky_relu_grad_scalar, leaky_relu_scalar};
-    use std::arch::x86_64::{
-        __m128i, __m256, _mm256_cvtph_ps, _mm256_cvtps_ph, _mm256_fmadd_ps, _mm256_mul_ps,
-        _mm256_set1_ps, _mm256_setzero_ps, _mm_and_si128, _mm_blendv_epi8, _mm_cmpgt_epi16,
-        _mm_loadu_si128, _mm_set1_epi16, _mm_setzero_si128, _mm_storeu_si128,
-        _MM_FROUND_TO_NEAREST_INT,
-    };
-
-    /// α·g for 8 lanes, rounded once to f16 (the product of two f16 values is exact in f32). A
-    /// NaN product becomes the quiet NaN the generic f16 `mul` gives (sign kept, payload
-    /// dropped: its conversion is in software), so every path gives the same bits.
-    #[inline(always)]
-    pub(in crate::kernels) unsafe fn scaled(alpha: __m256, g: __m256) -> __m128i {
-        let p = _mm256_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(_mm256_mul_ps(alpha, g));
-        let nan = _mm_cmpgt_epi16(
-            _mm_and_si128(p, _mm_set1_epi16(0x7fff)),
-            _mm_set1_epi16(0x7c00),
-        );
-        // the sign, all-ones exponent and quiet bit: 0x7e00 with p's sign
-        _mm_blendv_epi8(p, _mm_and_si128(p, _mm_set1_epi16(0xfe00u16 as i16)), nan)
-    }
-
-    /// The gradient of 8 elements from their bits: `g` where x > 0, `x` where x is NaN, else
-    /// `scaled` (already 0 where α is 0).
-    #[inline(always)]
-    pub(in crate::kernels) unsafe fn select(g: __m128i, x: __m128i, scaled: __m128i) -> __m128i {
-        // as i16, x > 0 (+inf and positive NaNs too: the NaN select comes last) is positive
-        let positive = _mm_cmpgt_epi16(x, _mm_setzero_si128());
-        let nan = _mm_cmpgt_epi16(
-            _mm_and_si128(x, _mm_set1_epi16(0x7fff)),
-            _mm_set1_epi16(0x7c00),
-        );
-        _mm_blendv_epi8(_mm_blendv_epi8(scaled, g, positive), x, nan)
-    }
-
-    /// `out = leaky_relu_grad(grad, x; alpha)` for f16 (`None`: that input is `out`); see
-    /// [`super::LeakyReluGradF16c`].
-    ///
-    /// # Safety
-    /// The CPU has AVX2 and F16C; `grad` and `x`, when given, have `out.len()` elements.
-    #[target_feature(enable = "avx2,f16c")]
-    pub unsafe fn leaky_relu_grad_f16c(
-        grad: Option<&[f16]>,
-        x: Option<&[f16]>,
-        out: &mut [f16],
-        alpha: f16,
-    ) {
-        let n = out.len();
-        let dst = out.as_mut_ptr();
-        let gp = grad.map_or(dst.cast_const(), <[f16]>::as_ptr);
-        let xp = x.map_or(dst.cast_const(), <[f16]>::as_ptr);
-        let a = _mm256_set1_ps(alpha.to_f32());
-        let alpha_is_zero = alpha.to_bits() & 0x7fff == 0;
-        let full = n / 8 * 8;
-        for i in (0..full).step_by(8) {
-            // SAFETY: i + 8 <= n elements of every array; each group is read before it is
-            // written, so in place works.
-            unsafe {
-                let gh = _mm_loadu_si128(gp.add(i).cast::<__m128i>());
-                let xh = _mm_loadu_si128(xp.add(i).cast::<__m128i>());
-                let p = if alpha_is_zero {
-                    _mm_setzero_si128()
-                } else {
-                    scaled(a, _mm256_cvtph_ps(gh))
-                };
-                _mm_storeu_si128(dst.add(i).cast::<__m128i>(), select(gh, xh, p));
-            }
-        }
-        for i in full..n {
-            // SAFETY: i < n, as above.
-            unsafe { *dst.add(i) = leaky_relu_grad_scalar(*gp.add(i), *xp.add(i), alpha) };
-        }
-    }
-
-    /// `out = leaky_relu(x; alpha)` for f16 (`x = None`: in place), α finite and ≠ 0; see
-    /// [`super::LeakyReluF16c`].
-    ///
-    /// # Safety
-    /// The CPU has AVX2, FMA and F16C; `x`, when given, has `out.len()` elements.
-    #[target_feature(enable = "avx2,fma,f16c")]
-    pub unsafe fn leaky_relu_f16c(x: Option<&[f16]>, out: &mut [f16], alpha: f32) {
-        let n = out.len();
-        let dst = out.as_mut_ptr();
-        let src = x.map_or(dst.cast_const(), <[f16]>::as_ptr);
-        let a = _mm256_set1_ps(alpha);
-        let zero = _mm256_setzero_ps();
-        // as i16, the bits of +0, x > 0 and every NaN (negative NaNs are 0xfc01..=0xffff) are
-        // above those of −∞ (0xfc00); −0 (0x8000) and x < 0 are at or below
-        let negative_infinity = _mm_set1_epi16(0xfc00u16 as i16);
-        let full = n / 8 * 8;
-        for i in (0..full).step_by(8) {
-            // SAFETY: i + 8 <= n elements of `out` and of `x`; each group is read before it is
-            // written, so in place works.
-            unsafe {
-                let h = _mm_loadu_si128(src.add(i).cast::<__m128i>());
-                // α·x + 0: exact in f32 and rounded once; the + 0 turns α·(−0) into +0
-                let p = _mm256_fmadd_ps(_mm256_cvtph_ps(h), a, zero);
-                let p = _mm256_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(p);
-                let keep = _mm_cmpgt_epi16(h, negative_infinity);
-                _mm_storeu_si128(dst.add(i).cast::<__m128i>(), _mm_blendv_epi8(p, h, keep));
-            }
-        }
-        let a16 = f16::from_f32(alpha);
-        for i in full..n {
-            // SAFETY: i < n, as above.
-            unsafe { *dst.add(i) = leaky_relu_scalar(*src.add(i), a16) };
-        }
     }
 }
 

@@ -7,17 +7,23 @@
 //!   subnormal results), grad·σ ≤ 0.86 ULP (1.07 where the result is within 2^6 of the subnormal
 //!   range); for f64 on 400K mpmath samples: ≤ 0.745 and ≤ 0.993 ULP.
 //! * β ≠ 1: evaluated in f64 ([`math::softplus`], [`math::softplus_grad`]) and rounded once:
-//!   f32/f16 with the vectorizable exp/log1p of [`crate::math::Narrow`] (within 2^−35 relative,
+//!   f32/f16 with the vectorizable exp/log1p of [`crate::math::Vectorized`] (within 2^−35 relative,
 //!   so the rounded result is within 1 ULP), f64 with libm's ([`crate::math::Libm`], within
 //!   2 ULP).
 
 use super::elementwise::{BinaryOp, UnaryOp};
 use crate::element::{f16_to_f32, f32_to_f16, Float, ReluElement};
-use crate::math::{self, Libm, Narrow};
+use crate::math::{self, Libm, Vectorized};
 use half::f16;
 
-/// softplus with fixed β and threshold as an elementwise operation; `SCALED = false` requires β = 1.
-pub struct Softplus<const SCALED: bool> {
+/// softplus at β = 1 with a fixed threshold, as an elementwise operation, in the element type's
+/// own precision.
+pub struct SoftplusUnit {
+    pub threshold: f64,
+}
+
+/// softplus with any β and a fixed threshold, as an elementwise operation, in f64.
+pub struct SoftplusScaled {
     pub beta: f64,
     pub threshold: f64,
 }
@@ -130,7 +136,7 @@ impl SoftplusElement for f16 {
     }
 }
 
-impl<T: SoftplusElement> UnaryOp<T> for Softplus<false> {
+impl<T: SoftplusElement> UnaryOp<T> for SoftplusUnit {
     const STAGE_IN_PLACE: bool = true;
     /// Measured (AVX2, one thread): ~2.3 ns per f32 element, ~6.1 per f64, against relu's
     /// ~0.13–0.2 (the thread threshold this sets is measured in `crate::parallel`).
@@ -141,28 +147,33 @@ impl<T: SoftplusElement> UnaryOp<T> for Softplus<false> {
     }
 }
 
-impl<T: Float> UnaryOp<T> for Softplus<true> {
+impl<T: Float> UnaryOp<T> for SoftplusScaled {
     const STAGE_IN_PLACE: bool = true;
     /// Measured (AVX2, f32, one thread): ~5.4 ns per element against relu's ~0.13 ns.
     const COST: usize = 40;
     #[inline(always)]
     fn apply(&self, x: T) -> T {
         let v = x.to_f64();
-        T::from_f64(if T::WIDE {
+        T::from_f64(if T::IS_F64 {
             math::softplus::<Libm, true>(v, self.beta, self.threshold)
         } else {
-            math::softplus::<Narrow, true>(v, self.beta, self.threshold)
+            math::softplus::<Vectorized, true>(v, self.beta, self.threshold)
         })
     }
 }
 
-/// softplus' · grad with fixed β and threshold; `SCALED = false` requires β = 1.
-pub struct SoftplusGrad<const SCALED: bool> {
+/// softplus' · grad at β = 1 with a fixed threshold, in the element type's own precision.
+pub struct SoftplusGradUnit {
+    pub threshold: f64,
+}
+
+/// softplus' · grad with any β and a fixed threshold, in f64.
+pub struct SoftplusGradScaled {
     pub beta: f64,
     pub threshold: f64,
 }
 
-impl<T: SoftplusElement> BinaryOp<T> for SoftplusGrad<false> {
+impl<T: SoftplusElement> BinaryOp<T> for SoftplusGradUnit {
     const STAGE_IN_PLACE: bool = true;
     /// Measured (AVX2, one thread): ~1.5 ns per f32 element, ~3.8 per f64.
     const COST: usize = 8;
@@ -172,17 +183,17 @@ impl<T: SoftplusElement> BinaryOp<T> for SoftplusGrad<false> {
     }
 }
 
-impl<T: Float> BinaryOp<T> for SoftplusGrad<true> {
+impl<T: Float> BinaryOp<T> for SoftplusGradScaled {
     const STAGE_IN_PLACE: bool = true;
     /// Measured (AVX2, f32, one thread): ~2.5 ns per element.
     const COST: usize = 20;
     #[inline(always)]
     fn apply(&self, grad: T, x: T) -> T {
         let (g, v) = (grad.to_f64(), x.to_f64());
-        T::from_f64(if T::WIDE {
+        T::from_f64(if T::IS_F64 {
             math::softplus_grad::<Libm, true>(g, v, self.beta, self.threshold)
         } else {
-            math::softplus_grad::<Narrow, true>(g, v, self.beta, self.threshold)
+            math::softplus_grad::<Vectorized, true>(g, v, self.beta, self.threshold)
         })
     }
 }
@@ -192,9 +203,9 @@ impl<T: Float> BinaryOp<T> for SoftplusGrad<true> {
 #[inline(always)]
 pub fn softplus<T: SoftplusElement>(x: Option<&[T]>, out: &mut [T], beta: f64, threshold: f64) {
     if beta == 1.0 {
-        super::elementwise::map_unary(&Softplus::<false> { beta, threshold }, x, out);
+        super::elementwise::map_unary(&SoftplusUnit { threshold }, x, out);
     } else {
-        super::elementwise::map_unary(&Softplus::<true> { beta, threshold }, x, out);
+        super::elementwise::map_unary(&SoftplusScaled { beta, threshold }, x, out);
     }
 }
 
@@ -209,9 +220,9 @@ pub fn softplus_grad<T: SoftplusElement>(
     threshold: f64,
 ) {
     if beta == 1.0 {
-        super::elementwise::map_binary(&SoftplusGrad::<false> { beta, threshold }, grad, x, out);
+        super::elementwise::map_binary(&SoftplusGradUnit { threshold }, grad, x, out);
     } else {
-        super::elementwise::map_binary(&SoftplusGrad::<true> { beta, threshold }, grad, x, out);
+        super::elementwise::map_binary(&SoftplusGradScaled { beta, threshold }, grad, x, out);
     }
 }
 
@@ -355,13 +366,13 @@ mod tests {
 }
 
 #[cfg(test)]
-mod wide_tests {
+mod f64_tests {
     use super::*;
 
     #[test]
     fn f64_takes_the_libm_build() {
         let x = -3.2472472472472447f64;
-        let op = Softplus::<true> {
+        let op = SoftplusScaled {
             beta: 10.0,
             threshold: f64::INFINITY,
         };

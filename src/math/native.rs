@@ -432,7 +432,7 @@ pub fn sigmoid_grad_native<T: NativeFloat>(grad: T, x: T) -> T {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::math::{sigmoid, softplus, Libm, Narrow};
+    use crate::math::{sigmoid, softplus, Libm, Vectorized};
 
     /// |got − want| in units of the f32 spacing at |want| (2^−149 below the normal range).
     fn ulps_f32(got: f32, want: f64) -> f64 {
@@ -520,7 +520,7 @@ mod tests {
             1.0,
             every_f32(
                 |x| sigmoid_grad_native(1.0f32, x),
-                |x| sigmoid::<Narrow, false>(x as f64, 1.0),
+                |x| sigmoid::<Vectorized, false>(x as f64, 1.0),
                 |x| sigmoid::<Libm, false>(x as f64, 1.0),
             ),
         );
@@ -528,7 +528,7 @@ mod tests {
             G,
             every_f32(
                 |x| sigmoid_grad_native(G, x),
-                |x| G as f64 * sigmoid::<Narrow, false>(x as f64, 1.0),
+                |x| G as f64 * sigmoid::<Vectorized, false>(x as f64, 1.0),
                 |x| G as f64 * sigmoid::<Libm, false>(x as f64, 1.0),
             ),
         );
@@ -540,7 +540,7 @@ mod tests {
     fn softplus_f32_exhaustive() {
         let (worst, x, all, over) = every_f32(
             softplus_native::<f32>,
-            |x| softplus::<Narrow, false>(x as f64, 1.0, f64::INFINITY),
+            |x| softplus::<Vectorized, false>(x as f64, 1.0, f64::INFINITY),
             |x| softplus::<Libm, false>(x as f64, 1.0, f64::INFINITY),
         );
         eprintln!(

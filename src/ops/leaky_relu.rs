@@ -3,7 +3,6 @@
 use super::{map_binary, map_unary, not_a_float, Activation, Arity, Io, Slices};
 use crate::element::Float;
 use crate::kernels::leaky_relu::{LeakyRelu, LeakyReluF16c, LeakyReluGrad, LeakyReluGradF16c};
-use crate::kernels::relu::Relu;
 use crate::parallel::for_each_chunk;
 use crate::simd::F16c;
 use half::f16;
@@ -31,25 +30,20 @@ impl Activation for Forward {
     }
 }
 
-/// float16: the one-pass F16C kernel where the CPU has it and α is finite and not 0 (α = 0 is
-/// relu, element for element); the generic kernel otherwise.
+/// float16: the one-pass F16C kernel where the CPU has it, else the generic one.
 fn forward_f16(alpha: f64, io: Io<'_, f16>) {
     let alpha = f16::round_from_f64(alpha);
-    if let Some(cpu) = F16c::detect() {
-        let wide = alpha.to_f32();
-        if wide == 0.0 {
-            return map_unary(Relu, io);
-        }
-        if wide.is_finite() {
+    match F16c::detect() {
+        Some(cpu) => {
             let work = LeakyReluF16c {
                 x: io.inputs[0],
-                alpha: wide,
+                alpha: alpha.to_f32(),
                 cpu,
             };
-            return for_each_chunk(io.out, &work);
+            for_each_chunk(io.out, &work);
         }
+        None => map_unary(LeakyRelu { alpha }, io),
     }
-    map_unary(LeakyRelu { alpha }, io);
 }
 
 /// grad if x > 0 else α·grad (α at x = 0); NaN where x is NaN.

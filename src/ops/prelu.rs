@@ -7,8 +7,9 @@
 
 use super::{not_a_float, Activation, Arity, Io, Order, Slices};
 use crate::element::Float;
+use crate::kernels::prelu::prelu_grad;
 use crate::kernels::prelu::{Prelu, PreluF16c, PreluGradElement};
-use crate::parallel::{for_each_chunk, prelu_grad};
+use crate::parallel::for_each_chunk;
 use crate::simd::F16c;
 
 /// Elements per channel run, in C and in F order.

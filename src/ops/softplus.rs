@@ -3,7 +3,9 @@
 
 use super::{map_binary, map_unary, not_a_float, Activation, Arity, Slices};
 use crate::kernels::elementwise::{BinaryF16, UnaryF16};
-use crate::kernels::softplus::{Softplus, SoftplusGrad};
+use crate::kernels::softplus::{
+    SoftplusGradScaled, SoftplusGradUnit, SoftplusScaled, SoftplusUnit,
+};
 use crate::parallel::for_each_chunk;
 use crate::simd::F16c;
 
@@ -19,7 +21,7 @@ impl Activation for Forward {
     fn run(&self, io: Slices<'_>) {
         let (beta, threshold) = (self.beta, self.threshold);
         if beta != 1.0 {
-            let op = Softplus::<true> { beta, threshold };
+            let op = SoftplusScaled { beta, threshold };
             return match io {
                 Slices::F16(io) => map_unary(op, io),
                 Slices::F32(io) => map_unary(op, io),
@@ -27,7 +29,7 @@ impl Activation for Forward {
                 _ => not_a_float(),
             };
         }
-        let op = Softplus::<false> { beta, threshold };
+        let op = SoftplusUnit { threshold };
         match io {
             // float16 through the f32 kernel, converted by F16C
             Slices::F16(io) if F16c::detect().is_some() => {
@@ -58,7 +60,7 @@ impl Activation for Backward {
     fn run(&self, io: Slices<'_>) {
         let (beta, threshold) = (self.beta, self.threshold);
         if beta != 1.0 {
-            let op = SoftplusGrad::<true> { beta, threshold };
+            let op = SoftplusGradScaled { beta, threshold };
             return match io {
                 Slices::F16(io) => map_binary(op, io),
                 Slices::F32(io) => map_binary(op, io),
@@ -66,7 +68,7 @@ impl Activation for Backward {
                 _ => not_a_float(),
             };
         }
-        let op = SoftplusGrad::<false> { beta, threshold };
+        let op = SoftplusGradUnit { threshold };
         match io {
             Slices::F16(io) if F16c::detect().is_some() => {
                 let work = BinaryF16 {

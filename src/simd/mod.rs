@@ -2,7 +2,7 @@
 //!
 //! The kernels are generic Rust written so that the compiler vectorizes them (branch-free loops,
 //! `mul_add` for FMA). [`dispatch`] runs a kernel inside a function compiled for the chosen ISA
-//! (one file per ISA: `x86_avx512.rs`, `x86_avx2.rs`), so one x86-64 wheel uses AVX-512 or
+//! (one file per ISA under `x86/`; the F16C intrinsics in `x86/f16c.rs`), so one x86-64 wheel uses AVX-512 or
 //! AVX2+FMA where the CPU has them and the baseline (SSE2, "scalar") elsewhere; on aarch64, NEON
 //! is the baseline itself.
 //!
@@ -12,9 +12,7 @@
 //! tests compare each path with the scalar one.
 
 #[cfg(target_arch = "x86_64")]
-mod x86_avx2;
-#[cfg(target_arch = "x86_64")]
-mod x86_avx512;
+pub mod x86;
 
 use std::sync::OnceLock;
 
@@ -131,12 +129,12 @@ pub fn dispatch<K: Task>(isa: Isa, task: K) -> K::Output {
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 if Isa::Avx512.is_available() => {
             // SAFETY: the CPU has every feature the trampoline is compiled with.
-            unsafe { x86_avx512::run(task) }
+            unsafe { x86::avx512::run(task) }
         }
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 if Isa::Avx2.is_available() => {
             // SAFETY: as above.
-            unsafe { x86_avx2::run(task) }
+            unsafe { x86::avx2::run(task) }
         }
         _ => task.run(),
     }

@@ -7,7 +7,7 @@
 //! **f64 evaluation** (β ≠ 1): one formula, generic over where exp and log1p come
 //! from ([`ExpLog1p`]):
 //!
-//! * [`Narrow`]: this module's exp to 2^−36 (degree 9, Estrin) and log1p (≤ 1 ULP), branch-free,
+//! * [`Vectorized`]: this module's exp to 2^−36 (degree 9, Estrin) and log1p (≤ 1 ULP), branch-free,
 //!   so the compiler vectorizes the whole formula for every SIMD path. Used for f32 and f16 at
 //!   β ≠ 1, where the f64 value only needs ~2^−30 relative accuracy to round within 1 ULP. The loop is
 //!   throughput-bound at ~30 instructions per element on AVX2 (4 f64 lanes; perf, 1M f32).
@@ -25,7 +25,10 @@
 //! path over every 61st f32 bit pattern (70M values), this f32 evaluation is within 0.5001 ULP for
 //! β = 3.
 
+mod compensated;
 mod native;
+
+pub use compensated::{CompensatedLanes, CompensatedSum};
 pub use native::{sigmoid_grad_native, softplus_native, NativeFloat};
 
 const LOG2_E: f64 = std::f64::consts::LOG2_E;
@@ -92,7 +95,7 @@ pub fn log1p_unit(t: f64) -> f64 {
     log_u + c / u
 }
 
-/// ln 2 rounded to f64 (error < 2^−54): one FMA reduces x by k·ln 2 well enough for [`Narrow`].
+/// ln 2 rounded to f64 (error < 2^−54): one FMA reduces x by k·ln 2 well enough for [`Vectorized`].
 const LN2: f64 = std::f64::consts::LN_2;
 
 /// exp(x) for x ≤ 0 to a relative error below 2^−36: enough for results rounded to f32 or f16.
@@ -135,9 +138,9 @@ pub trait ExpLog1p {
 
 /// The narrow exp (relative error < 2^−36) with this module's log1p (≤ 1 ULP): vectorizable, for
 /// results rounded to f32 or f16, where they still give ≤ 1 ULP.
-pub struct Narrow;
+pub struct Vectorized;
 
-impl ExpLog1p for Narrow {
+impl ExpLog1p for Vectorized {
     #[inline(always)]
     fn exp_nonpositive(x: f64) -> f64 {
         exp_nonpositive_narrow(x)
@@ -168,7 +171,7 @@ impl ExpLog1p for Libm {
 /// Written as `x + log1p(exp(−z))/β` for z > 0 and `log1p(exp(z))/β` for z ≤ 0, so exp never
 /// overflows, large x return x exactly, and very negative x return the (possibly subnormal) tail
 /// exp(z)/β instead of 0. softplus(−∞) = 0, softplus(+∞) = +∞, NaN → NaN.
-/// Measured: ≤ 2 ULP in f64 with [`Libm`]; within 2^−35 relative of that with [`Narrow`].
+/// Measured: ≤ 2 ULP in f64 with [`Libm`]; within 2^−35 relative of that with [`Vectorized`].
 #[inline(always)]
 pub fn softplus<M: ExpLog1p, const SCALED: bool>(x: f64, beta: f64, threshold: f64) -> f64 {
     let (z, dz) = if SCALED { scaled(beta, x) } else { (x, 0.0) };
@@ -284,22 +287,22 @@ mod tests {
     #[test]
     fn softplus_limits() {
         assert_eq!(
-            softplus::<Narrow, false>(0.0, 1.0, INF),
+            softplus::<Vectorized, false>(0.0, 1.0, INF),
             std::f64::consts::LN_2
         );
-        assert_eq!(softplus::<Narrow, false>(1000.0, 1.0, INF), 1000.0);
-        assert_eq!(softplus::<Narrow, false>(-INF, 1.0, INF), 0.0);
-        assert_eq!(softplus::<Narrow, false>(INF, 1.0, INF), INF);
-        assert!(softplus::<Narrow, false>(f64::NAN, 1.0, INF).is_nan());
-        assert!(softplus::<Narrow, false>(f64::NAN, 1.0, 20.0).is_nan());
+        assert_eq!(softplus::<Vectorized, false>(1000.0, 1.0, INF), 1000.0);
+        assert_eq!(softplus::<Vectorized, false>(-INF, 1.0, INF), 0.0);
+        assert_eq!(softplus::<Vectorized, false>(INF, 1.0, INF), INF);
+        assert!(softplus::<Vectorized, false>(f64::NAN, 1.0, INF).is_nan());
+        assert!(softplus::<Vectorized, false>(f64::NAN, 1.0, 20.0).is_nan());
         // exp(-740) is subnormal but not zero
-        let tail = softplus::<Narrow, false>(-740.0, 1.0, INF);
+        let tail = softplus::<Vectorized, false>(-740.0, 1.0, INF);
         assert!(tail > 0.0 && tail < f64::MIN_POSITIVE);
         // beta·x overflows, the answer is still x
-        assert_eq!(softplus::<Narrow, true>(1e308, 10.0, INF), 1e308);
-        assert_eq!(softplus::<Narrow, true>(-1e308, 10.0, INF), 0.0);
+        assert_eq!(softplus::<Vectorized, true>(1e308, 10.0, INF), 1e308);
+        assert_eq!(softplus::<Vectorized, true>(-1e308, 10.0, INF), 0.0);
         // threshold: linear above it
-        assert_eq!(softplus::<Narrow, false>(21.0, 1.0, 20.0), 21.0);
+        assert_eq!(softplus::<Vectorized, false>(21.0, 1.0, 20.0), 21.0);
     }
 
     #[test]
@@ -313,18 +316,18 @@ mod tests {
             for beta in [1.0, 0.5, 3.0] {
                 let (a, b) = if beta == 1.0 {
                     (
-                        softplus::<Narrow, false>(x, 1.0, INF),
+                        softplus::<Vectorized, false>(x, 1.0, INF),
                         softplus::<Libm, false>(x, 1.0, INF),
                     )
                 } else {
                     (
-                        softplus::<Narrow, true>(x, beta, INF),
+                        softplus::<Vectorized, true>(x, beta, INF),
                         softplus::<Libm, true>(x, beta, INF),
                     )
                 };
                 assert!(close(a, b), "x={x} beta={beta}: {a} vs {b}");
                 let (s, p) = (
-                    sigmoid::<Narrow, true>(x, beta),
+                    sigmoid::<Vectorized, true>(x, beta),
                     sigmoid::<Libm, true>(x, beta),
                 );
                 assert!(close(s, p), "x={x} beta={beta}: {s} vs {p}");
@@ -335,160 +338,15 @@ mod tests {
 
     #[test]
     fn sigmoid_limits() {
-        assert_eq!(sigmoid::<Narrow, false>(0.0, 1.0), 0.5);
-        assert_eq!(sigmoid::<Narrow, false>(INF, 1.0), 1.0);
-        assert_eq!(sigmoid::<Narrow, false>(-INF, 1.0), 0.0);
-        assert_eq!(sigmoid::<Narrow, true>(1e308, 10.0), 1.0);
-        assert!(sigmoid::<Narrow, false>(f64::NAN, 1.0).is_nan());
-        assert!(softplus_grad::<Narrow, false>(1.0, f64::NAN, 1.0, 20.0).is_nan());
-        assert_eq!(softplus_grad::<Narrow, false>(3.0, 50.0, 1.0, 20.0), 3.0);
-    }
-}
-
-/// A Neumaier (improved Kahan–Babuška) compensated sum: the error of n additions is about one
-/// rounding of the total plus n·ε² of the terms' magnitudes, instead of n·ε. Adding terms in a fixed
-/// order gives a fixed result. Non-finite terms propagate as in a plain sum (the compensation is
-/// dropped once the sum is not finite).
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct CompensatedSum {
-    sum: f64,
-    compensation: f64,
-}
-
-/// One Neumaier step on a (sum, compensation) pair; branch-free (a select), so loops over
-/// independent pairs vectorize.
-#[inline(always)]
-fn neumaier_add(sum: &mut f64, compensation: &mut f64, term: f64) {
-    let t = *sum + term;
-    let lost = if sum.abs() >= term.abs() {
-        (*sum - t) + term
-    } else {
-        (term - t) + *sum
-    };
-    *compensation += lost;
-    *sum = t;
-}
-
-impl CompensatedSum {
-    #[inline(always)]
-    pub fn add(&mut self, term: f64) {
-        neumaier_add(&mut self.sum, &mut self.compensation, term);
-    }
-
-    /// Add `term` without compensation: for terms that are exact and few per partial sum (f16/f32
-    /// products in f64), where a plain add loses nothing that matters and vectorizes.
-    #[inline(always)]
-    pub fn add_plain(&mut self, term: f64) {
-        self.sum += term;
-    }
-
-    /// Add another partial sum (its compensation included). Branch-free (a select), so a loop
-    /// merging arrays of partial sums vectorizes.
-    #[inline(always)]
-    pub fn merge(&mut self, other: &CompensatedSum) {
-        self.add(other.sum);
-        // a non-finite partial's compensation is NaN or meaningless; adding +0 changes nothing
-        // (the sum is never −0: it starts at +0, and x + (−0) = x)
-        let compensation = if other.sum.is_finite() {
-            other.compensation
-        } else {
-            0.0
-        };
-        self.add(compensation);
-    }
-
-    #[inline(always)]
-    pub fn value(&self) -> f64 {
-        if self.sum.is_finite() {
-            self.sum + self.compensation
-        } else {
-            self.sum
-        }
-    }
-}
-
-/// `N` independent compensated sums in struct-of-arrays form, so that adding one term to each
-/// lane is a vector operation. Lane `l` receives the terms at positions ≡ l (mod N) of a run, and
-/// [`CompensatedLanes::merge_into`] combines the lanes in lane order: a fixed order, so the
-/// result depends only on the terms and their positions.
-#[derive(Clone, Copy, Debug)]
-pub struct CompensatedLanes<const N: usize> {
-    sums: [f64; N],
-    compensations: [f64; N],
-}
-
-impl<const N: usize> Default for CompensatedLanes<N> {
-    fn default() -> Self {
-        Self {
-            sums: [0.0; N],
-            compensations: [0.0; N],
-        }
-    }
-}
-
-impl<const N: usize> CompensatedLanes<N> {
-    /// Add `terms[l]` to lane `l`, for every lane.
-    #[inline(always)]
-    pub fn add(&mut self, terms: [f64; N]) {
-        for ((s, c), t) in self.sums.iter_mut().zip(&mut self.compensations).zip(terms) {
-            neumaier_add(s, c, t);
-        }
-    }
-
-    /// Merge every lane, in lane order, into `total`.
-    #[inline(always)]
-    pub fn merge_into(&self, total: &mut CompensatedSum) {
-        for l in 0..N {
-            total.merge(&CompensatedSum {
-                sum: self.sums[l],
-                compensation: self.compensations[l],
-            });
-        }
-    }
-}
-
-#[cfg(test)]
-mod sum_tests {
-    use super::{CompensatedLanes, CompensatedSum};
-
-    #[test]
-    fn lanes_agree_with_one_sum() {
-        let terms: Vec<f64> = (0..1000)
-            .map(|i| ((i * 7919) % 1013) as f64 * 1e-3 - 0.5)
-            .collect();
-        let mut one = CompensatedSum::default();
-        terms.iter().for_each(|&t| one.add(t));
-        let mut lanes = CompensatedLanes::<8>::default();
-        for c in terms.chunks_exact(8) {
-            lanes.add(c.try_into().unwrap());
-        }
-        let mut total = CompensatedSum::default();
-        lanes.merge_into(&mut total);
-        assert!((total.value() - one.value()).abs() <= 1e-15 * one.value().abs().max(1.0));
-    }
-
-    #[test]
-    fn compensated_sum_recovers_cancelled_bits() {
-        let mut s = CompensatedSum::default();
-        for t in [1e16, 1.0, -1e16, 1.0] {
-            s.add(t);
-        }
-        assert_eq!(s.value(), 2.0);
-        let mut nan = CompensatedSum::default();
-        nan.add(1.0);
-        nan.add(f64::NAN);
-        assert!(nan.value().is_nan());
-        let mut inf = CompensatedSum::default();
-        inf.add(f64::INFINITY);
-        inf.add(1.0);
-        assert_eq!(inf.value(), f64::INFINITY);
-        // An overflowed partial leaves a non-finite compensation that must not leak into a merge.
-        let mut big = CompensatedSum::default();
-        big.add(f64::MAX);
-        big.add(f64::MAX);
-        big.add(1.0);
-        let mut total = CompensatedSum::default();
-        total.merge(&big);
-        assert_eq!(total.value(), f64::INFINITY);
+        assert_eq!(sigmoid::<Vectorized, false>(0.0, 1.0), 0.5);
+        assert_eq!(sigmoid::<Vectorized, false>(INF, 1.0), 1.0);
+        assert_eq!(sigmoid::<Vectorized, false>(-INF, 1.0), 0.0);
+        assert_eq!(sigmoid::<Vectorized, true>(1e308, 10.0), 1.0);
+        assert!(sigmoid::<Vectorized, false>(f64::NAN, 1.0).is_nan());
+        assert!(softplus_grad::<Vectorized, false>(1.0, f64::NAN, 1.0, 20.0).is_nan());
+        assert_eq!(
+            softplus_grad::<Vectorized, false>(3.0, 50.0, 1.0, 20.0),
+            3.0
+        );
     }
 }

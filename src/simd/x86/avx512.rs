@@ -10,4 +10,4 @@ pub unsafe fn run<K: Task>(task: K) -> K::Output {
     task.run()
 }
 
-use super::Task;
+use crate::simd::Task;

@@ -1,0 +1,146 @@
+//! PReLU forward: the generic kernel and the float16 F16C one.
+
+use super::Runs;
+use crate::element::{widen_f16, Float};
+use crate::kernels::elementwise::{map_unary, ChunkOp};
+use crate::kernels::leaky_relu::{leaky_relu_scalar, LeakyRelu, LeakyReluF16c};
+use crate::simd::F16c;
+use half::f16;
+
+/// Forward PReLU on a contiguous piece of the flat array that starts at flat index `start`:
+/// `out[i] = leaky_relu(x[i]; alpha[channel(start + i)])`. `x = None` works in place.
+///
+/// Same element rules and ≤ 0.5 ULP bound as [`leaky_relu_scalar`].
+#[inline(always)]
+pub fn prelu<T: Float>(x: Option<&[T]>, out: &mut [T], alpha: &[T], inner: usize, start: usize) {
+    for (i, run, ch) in Runs::new(start, out.len(), inner, alpha.len()) {
+        if inner == 1 {
+            // Channel-innermost: one α per element, taken as a slice of alpha.
+            let a = &alpha[ch..ch + run];
+            let o = &mut out[i..i + run];
+            match x {
+                Some(x) => {
+                    for ((o, &v), &a) in o.iter_mut().zip(&x[i..i + run]).zip(a) {
+                        *o = leaky_relu_scalar(v, a);
+                    }
+                }
+                None => {
+                    for (o, &a) in o.iter_mut().zip(a) {
+                        *o = leaky_relu_scalar(*o, a);
+                    }
+                }
+            }
+        } else {
+            let op = LeakyRelu { alpha: alpha[ch] };
+            map_unary(&op, x.map(|x| &x[i..i + run]), &mut out[i..i + run]);
+        }
+    }
+}
+
+/// Forward PReLU on f16 arrays where the CPU has F16C, as chunk work: each channel run (inner > 1)
+/// goes through the one-pass leaky kernel [`LeakyReluF16c`];
+/// channel-innermost layouts (inner = 1) through a one-pass kernel with one α per element (the
+/// same bit selects, α = 0 lanes zeroed). Bit-identical to [`Prelu`] on f16.
+///
+/// Measured before it (NCHW 32×64×56×56, 2 threads): the generic f16 kernel, whose α·x goes
+/// through software f16 conversions, took 2.9 ms, against 1.6 ms for PyTorch.
+pub struct PreluF16c<'a> {
+    x: Option<&'a [f16]>,
+    alpha: &'a [f16],
+    inner: usize,
+    /// Channel-innermost only (else empty): α as f32, a NaN without its payload (so α·x is the
+    /// generic f16 product's quiet NaN), and 0xffff where α is ±0. (x86 only: elsewhere the
+    /// generic kernel runs.)
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    wide: Vec<f32>,
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    zero: Vec<u16>,
+    cpu: F16c,
+}
+
+/// A NaN α as f32 without its payload (sign kept), so that α·x in f32, rounded to f16, is the
+/// quiet NaN the generic f16 product gives; any other α as it is.
+#[inline]
+pub(super) fn without_nan_payload(alpha: f32) -> f32 {
+    if alpha.is_nan() {
+        f32::NAN.copysign(alpha)
+    } else {
+        alpha
+    }
+}
+
+impl<'a> PreluF16c<'a> {
+    /// The work for `x` (`None`: in place), one α per channel, `inner` elements per channel run.
+    /// Channel-innermost (inner = 1), it widens α once here rather than in every row.
+    pub fn new(x: Option<&'a [f16]>, alpha: &'a [f16], inner: usize, cpu: F16c) -> PreluF16c<'a> {
+        let (mut wide, mut zero) = (Vec::new(), Vec::new());
+        if inner == 1 {
+            wide = vec![0.0f32; alpha.len()];
+            widen_f16(alpha, &mut wide, Some(cpu));
+            for w in wide.iter_mut() {
+                *w = without_nan_payload(*w);
+            }
+            zero = alpha
+                .iter()
+                .map(|a| if a.to_bits() & 0x7fff == 0 { 0xffff } else { 0 })
+                .collect();
+        }
+        PreluF16c {
+            x,
+            alpha,
+            inner,
+            wide,
+            zero,
+            cpu,
+        }
+    }
+}
+
+impl ChunkOp<f16> for PreluF16c<'_> {
+    const COST: usize = 2;
+    #[inline(always)]
+    fn apply(&self, start: usize, out: &mut [f16]) {
+        let x = self.x.map(|x| &x[start..start + out.len()]);
+        let channels = self.alpha.len();
+        let n = out.len();
+        if self.inner == 1 {
+            let _proof = self.cpu;
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the token proves the CPU has F16C and AVX2.
+            unsafe {
+                crate::simd::x86::f16c::prelu::prelu_innermost_f16c(
+                    x, out, self.alpha, &self.wide, &self.zero, start,
+                )
+            };
+            #[cfg(not(target_arch = "x86_64"))]
+            prelu(x, out, self.alpha, 1, start);
+            return;
+        }
+        for (i, run, ch) in Runs::new(start, n, self.inner, channels) {
+            let xs = x.map(|x| &x[i..i + run]);
+            let o = &mut out[i..i + run];
+            LeakyReluF16c {
+                x: xs,
+                alpha: self.alpha[ch].to_f32(),
+                cpu: self.cpu,
+            }
+            .apply(0, o);
+        }
+    }
+}
+
+/// Forward PReLU over whole arrays, as chunk work.
+pub struct Prelu<'a, T> {
+    pub x: Option<&'a [T]>,
+    pub alpha: &'a [T],
+    pub inner: usize,
+}
+
+impl<T: Float> ChunkOp<T> for Prelu<'_, T> {
+    const COST: usize = 2;
+    #[inline(always)]
+    fn apply(&self, start: usize, out: &mut [T]) {
+        let x = self.x.map(|x| &x[start..start + out.len()]);
+        prelu(x, out, self.alpha, self.inner, start);
+    }
+}
