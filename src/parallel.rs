@@ -16,49 +16,14 @@ use rayon::{ThreadPool, ThreadPoolBuilder};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
-/// Work (elements × the op's `COST`, relu = 1) below which a call runs on the calling thread.
-///
-/// Measured on a 2-core AMD EPYC VM (AVX2), float32, `out=`, 1 vs 2 threads, best of 25 loops
-/// (µs; each thread count timed in its own block, so pool start-up is excluded):
-///
-/// | elements | relu 1T | relu 2T | relu_grad 1T | relu_grad 2T | softplus 1T | softplus 2T |
-/// |---:|---:|---:|---:|---:|---:|---:|
-/// | 4 096 | 2.5 | 2.5 | 3.3 | 3.4 | 37.5 | 38.7 |
-/// | 8 192 | 2.8 | 2.8 | 3.8 | 3.8 | 69.2 | 42.2 |
-/// | 16 384 | 4.0 | 3.9 | 5.6 | 5.4 | 133.2 | 73.5 |
-/// | 65 536 | 13.1 | 14.9 | 21.8 | 14.6 | 565.2 | 280.0 |
-/// | 131 072 | 26.9 | 25.0 | 38.5 | 32.3 | 1067 | 508 |
-/// | 262 144 | 46.0 | 48.1 | 70.4 | 65.5 | 2109 | 1070 |
-/// | 1 048 576 | 144.4 | 94.1 | 231.6 | 149.4 | | |
-///
-/// (That table was taken with this threshold at 60K; below it, both columns are serial.) The
-/// caller starts at once and a helper joins ~15–20 µs later, when it wakes (`run_parallel`), so
-/// a second thread pays from ~30 µs of serial work. relu's memory traffic is served by a shared
-/// cache up to ~1 MiB, so relu gains nothing until ~512K elements; relu_grad gains from 64K;
-/// softplus (~7 ns per element) from 8K. 128K work units is neutral for relu and a gain for the rest.
-///
-/// softplus at β = 1 now computes in the dtype's own precision (~2.3 ns per f32 element, COST 20,
-/// so serial below 6.5K elements; its grad ~1.5 ns, COST 8, serial below 16K). Re-measured the
-/// same way (µs, 1 thread / 2 threads, `out=`):
-///
-/// | elements | softplus f32 | grad f32 | softplus f64 | grad f64 |
-/// |---:|---:|---:|---:|---:|
-/// | 4 096 | 13.7 / 12.4 | 10.8 / 10.4 | 30.4 / 30.0 | 20.2 / 20.4 |
-/// | 8 192 | 22.3 / 19.6 | 16.5 / 17.2 | 56.9 / 44.1 | 36.2 / 35.7 |
-/// | 16 384 | 41.8 / 31.2 | 29.5 / 21.1 | 114.9 / 61.7 | 71.5 / 39.8 |
-/// | 65 536 | 162.8 / 95.5 | 109.4 / 63.4 | 434.7 / 210.3 | 250.7 / 137.4 |
+/// Work (elements × the op's `COST`, relu = 1) below which a call runs on the calling thread:
+/// a helper wakes ~15–20 µs late, so threads pay from ~30 µs of serial work (measured per op in
+/// docs/performance.md).
 pub const PARALLEL_WORK: usize = 128 * 1024;
 
-/// Work per parallel chunk: 32K relu-elements (128 KiB of f32, ~5 µs), 4K (the minimum) of
-/// softplus (~30 µs). Chunks are claimed one at a time from an atomic counter (~50 ns each), so
-/// small chunks cost nothing and let the caller and a late-waking helper finish together.
+/// Work per parallel chunk: 32K relu-elements (~5 µs); chunks are claimed one at a time, so small
+/// ones let the caller and a late-waking helper finish together.
 pub const CHUNK_WORK: usize = 1 << 15;
-
-// Streaming (non-temporal) stores for large outputs were tried and dropped: each chunk computed
-// into a 4 KiB L1 stage, then copied out with `_mm_stream_si128` + `sfence` (cheap ops, not in
-// place, outputs ≥ 8 MiB). 16M float32 relu out=, 2 threads, 30 alternating runs: 7.36 ms min /
-// 7.79 median streamed vs 5.82 / 6.57 plain; relu_grad 9.21 / 10.16 vs 8.20 / 9.48; a fresh
-// (allocated) leaky_relu output 14.8–16.2 vs 13.0–14.1. Slower everywhere on this machine.
 
 /// No chunk is smaller than this, whatever the op's cost.
 const MIN_CHUNK: usize = 4096;
@@ -217,13 +182,8 @@ impl Drop for WaitForClaimed<'_> {
 /// counter, so the split adapts to whichever threads are actually running (and any result that
 /// depends on the order of chunks must be merged by the caller, in chunk order).
 ///
-/// Why not `pool.install(par_iter)`: that wakes the pool, puts the caller to sleep, and wakes it
-/// again at the end, two thread wake-ups (~15–20 µs each here) on the critical path of every call.
-/// Here the caller never sleeps, and never waits for a helper that claimed nothing.
-///
-/// The caller wakes every helper itself. A tree of wake-ups (the caller wakes one, each helper
-/// two more) was tried on a 16-core AVX-512 machine and was slower: best of 15, two runs each,
-/// 16 threads, relu 1M out= 53–59 µs vs 61–65 tree, relu 16M 0.69–0.98 ms vs 1.07–1.28 ms.
+/// The caller never sleeps and never waits for a helper that claimed nothing (`pool.install`
+/// would put two thread wake-ups on every call's critical path: docs/performance.md).
 fn run_parallel<F: Fn(usize) + Sync>(pool: &ThreadPool, n: usize, work: &F) {
     let progress = Arc::new(Progress {
         next: AtomicUsize::new(0),

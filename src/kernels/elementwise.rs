@@ -73,17 +73,9 @@ pub(crate) const STAGE: usize = 256;
 
 /// `src` (at most [`STAGE`] elements) copied into `stage`, as a slice.
 ///
-/// Why an in-place loop may need this: in `*o = relu(*o)` the store writes back, wherever
-/// x > 0, the value just loaded. LLVM deletes that store and vectorizes what remains as a masked
-/// store (`vmaskmovps`), slow on AMD. Reading from a copy makes every store unconditional.
-/// Measured with fresh data each call (`benches/bench_relu.py`, 64K, 2 threads): relu in place
-/// f32 44 -> 16 µs. Softplus and its gradient (which return x, or grad, above the threshold)
-/// opt in too: in place 3.0 -> 2.5 ns per f32 element. (The f16 adapters hit this too while they
-/// updated their f32 block in place; they now write results to a buffer of their own.) Leaky,
-/// and relu on f16 and integers, compile to selects LLVM keeps; relu_grad avoids the pattern with
-/// [`ReluElement::keep_or_zero`].
-///
-/// [`ReluElement::keep_or_zero`]: crate::element::ReluElement::keep_or_zero
+/// In place, `*o = op(*o)` stores back the value it loaded where the op keeps x; LLVM deletes
+/// that store and vectorizes the rest as a masked store, slow on AMD. Reading from a copy keeps
+/// every store unconditional (relu in place 44 → 16 µs: docs/performance.md).
 #[inline(always)]
 pub(crate) fn stage_copy<'a, T: Copy>(
     stage: &'a mut [MaybeUninit<T>; STAGE],

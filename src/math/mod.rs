@@ -2,17 +2,14 @@
 //!
 //! **At β = 1** ([`softplus_native`], [`sigmoid_grad_native`], in `native.rs`): in the element's
 //! own precision, f32 or f64, with the terms that decide the last bit carried as exact pairs.
-//! Bounds and timings are stated there.
+//! Bounds are stated there.
 //!
 //! **f64 evaluation** (β ≠ 1): one formula, generic over where exp and log1p come
 //! from ([`ExpLog1p`]):
 //!
 //! * [`Vectorized`]: this module's exp to 2^−36 (degree 9, Estrin) and log1p (≤ 1 ULP), branch-free,
 //!   so the compiler vectorizes the whole formula for every SIMD path. Used for f32 and f16 at
-//!   β ≠ 1, where the f64 value only needs ~2^−30 relative accuracy to round within 1 ULP. The loop is
-//!   throughput-bound at ~30 instructions per element on AVX2 (4 f64 lanes; perf, 1M f32).
-//!   (A full-precision vectorizable exp, degree 13, ≤ 1 ULP, was used here before; it is in the git
-//!   history. For f64 it was not enough: softplus reached 2.2 ULP at β = 10, over the 2-ULP bound.)
+//!   β ≠ 1, where the f64 value only needs ~2^−30 relative accuracy to round within 1 ULP.
 //! * [`Libm`]: libm's exp and log1p (≤ 0.5 ULP), scalar calls. Used for f64 at β ≠ 1, where the
 //!   bound below needs them.
 //!

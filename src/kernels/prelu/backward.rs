@@ -174,11 +174,6 @@ pub trait PreluGradElement: Float {
     /// One channel's run: `out = leaky_relu_grad(g, x; alpha)`, and the term of element `j` added
     /// to `lanes[j % PLAIN_LANES]` (in blocks of [`PLAIN_LANES`]; a last partial block to the first
     /// lanes), while the inputs are in registers. `out` must not alias `g` or `x`.
-    ///
-    /// Fusing the two (the generic loop used to form the terms in a second pass, and add them to
-    /// lanes in a third) measured, f32, both builds in one process, median of 10: in cache
-    /// (2x64x16x16) 1.03 -> 0.93 ns/elem on one thread and 0.65 -> 0.58 on two; at 32x64x56x56
-    /// (memory-bound) no change beyond noise.
     #[inline(always)]
     fn grad_run_lanes(
         g: &[Self],
@@ -289,8 +284,7 @@ pub(super) fn grad_run_lanes<T: Float>(
 
 /// [`PreluGradElement::grad_run_lanes`] in three simple passes per block of [`RUN_BLOCK`]:
 /// gradient, terms, lanes (the same terms to the same lanes in the same order, so the same bits).
-/// For f16 without F16C: with its conversions in software the fused loop did not vectorize, and
-/// measured 3.5x slower than this (32x64x56x56, one and two threads).
+/// For f16 without F16C, whose software conversions keep the fused loop from vectorizing.
 #[inline(always)]
 pub(super) fn grad_run_lanes_passes<T: Float>(
     g: &[T],

@@ -41,9 +41,6 @@ pub fn prelu<T: Float>(x: Option<&[T]>, out: &mut [T], alpha: &[T], inner: usize
 /// goes through the one-pass leaky kernel [`LeakyReluF16c`];
 /// channel-innermost layouts (inner = 1) through a one-pass kernel with one α per element (the
 /// same bit selects, α = 0 lanes zeroed). Bit-identical to [`Prelu`] on f16.
-///
-/// Measured before it (NCHW 32×64×56×56, 2 threads): the generic f16 kernel, whose α·x goes
-/// through software f16 conversions, took 2.9 ms, against 1.6 ms for PyTorch.
 pub struct PreluF16c<'a> {
     x: Option<&'a [f16]>,
     alpha: &'a [f16],

@@ -7,38 +7,21 @@ use crate::math::CompensatedSum;
 use crate::parallel::{map_tiles, SharedMut};
 use crate::simd::{self, Task};
 
-/// PReLU backward's time per element relative to relu (measured: ~3 ns per f32 element on one
-/// thread, NCHW 32×64×56×56 and (4096, 1024), with the old 512-column tiles; ~1.3-1.4 ns now,
-/// most of it memory traffic, so the threshold (6.5K elements) errs toward threads).
+/// PReLU backward's time per element relative to relu (~1.3 ns per f32 element on one thread).
 const PRELU_GRAD_COST: usize = 20;
 
-/// Target width (elements) of a column block of a PReLU backward tile.
-///
-/// Wide, so that a tile reads long contiguous runs: with 512-column blocks each tile row was 2 KiB
-/// of a new 4 KiB page, hardware prefetchers (which stop at page boundaries) never got going, and
-/// the backward ran at ~4 GB/s (2.7-3.3 ns per f32 element on one thread, NC 4096×1024 and NCHW
-/// 32×64×56×56), compute-light as it is.
+/// Target width (elements) of a column block of a PReLU backward tile: wide, so rows are long
+/// contiguous runs that hardware prefetchers follow (measured in docs/performance.md).
 const TILE_COLS: usize = 1 << 16;
 /// At most this many channels per column block: the block's per-channel sums (f64, and for
 /// channel-innermost layouts a plain f64 array every row adds into) stay in L1/L2.
 const TILE_CHANNELS: usize = 4096;
 /// Elements per PReLU backward tile: `len / TILE_MIN_COUNT` within these bounds, from the shape
-/// alone (so the sums' order does not depend on the thread count). Big tiles stream best: on 2
-/// threads, NC 4096×1024 took 4.1 ms with 256K-element tiles against 4.9 ms with 64K-element
-/// ones (NCHW 32×64×56×56: 6.6 against 7.1 ms); the lower bound and the count keep smaller
-/// arrays split across threads.
+/// alone (so the sums' order does not depend on the thread count). Big tiles stream best.
 const TILE_ELEMS_MIN: usize = 1 << 13;
 const TILE_ELEMS_MAX: usize = 1 << 18;
-/// Each channel's share of a PReLU backward tile is at least this many elements (rows × inner).
-///
-/// A tile costs some work per channel (its partial sums: zeroed, folded, merged in order), a few
-/// ns each, against ~0.5 ns per element. Channel-innermost, a tile's share per channel is just its
-/// row count, and small batches made tiles of 8 rows: (64, 1024) took 1.3 ns per f32 element on
-/// one thread, 3x relu_grad. Measured with 1 / 64 / 128 / 256 here (f32, 2 threads, ns/elem,
-/// min of 15, one process): (64, 1024) 0.96 / 0.70 / 0.69 / 0.69; (256, 1024) 0.85 / 0.51 / 0.47
-/// / 0.57; (1024, 1024) 0.63 / 0.44 / 0.42 / 0.42; (256, 256) 0.53 / 0.48 / 0.51 / 0.70;
-/// (4096, 1024) 0.70 / 0.73 / 0.78 / 0.76 (noise: its tiles have 256 rows anyway). Layouts with
-/// channel runs (NCHW) have a run of `inner` elements per channel per row, so it rarely binds.
+/// Each channel's share of a PReLU backward tile is at least this many elements (rows × inner):
+/// a tile's per-channel work (its partial sums) must be repaid by its elements.
 const TILE_MIN_PER_CHANNEL: usize = 128;
 /// Channel-innermost rows shorter than this are summed several rows at a time: each run of a
 /// row pays a loop set-up that 16 channels do not repay.
