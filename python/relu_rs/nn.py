@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ._relu_rs import (
+    float_dtypes,
     leaky_relu,
     leaky_relu_grad,
     prelu,
@@ -33,6 +34,9 @@ from ._relu_rs import (
 __all__ = ["LeakyReLU", "Module", "PReLU", "ReLU", "Softplus"]
 
 Array = npt.NDArray[Any]
+
+# An empty array: a call on it checks a layer's parameters exactly as the functions do.
+_NO_DATA = np.empty(0)
 
 
 class Module:
@@ -109,9 +113,8 @@ class LeakyReLU(Module):
     """
 
     def __init__(self, alpha: float = 0.01, inplace: bool = False) -> None:
+        leaky_relu(_NO_DATA, alpha)  # alpha checked as the function checks it
         a = float(alpha)
-        if not math.isfinite(a):
-            raise ValueError(f"alpha must be finite, got {alpha!r}")
         if inplace and not a > 0:
             raise ValueError(
                 f"LeakyReLU(inplace=True) needs alpha > 0, got {a}: with alpha <= 0 the output "
@@ -158,8 +161,8 @@ class PReLU(Module):
         if not math.isfinite(float(init)):
             raise ValueError(f"init must be finite, got {init!r}")
         dt = np.dtype(dtype)
-        if dt not in (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)):
-            raise TypeError(f"dtype must be float16, float32 or float64, got {dt}")
+        if dt.name not in float_dtypes:
+            raise TypeError(f"dtype must be one of {', '.join(float_dtypes)}, got {dt}")
         self.num_parameters = n
         self.axis = operator.index(axis)
         self.alpha: Array = np.full(n, init, dtype=dt)
@@ -203,12 +206,8 @@ class Softplus(Module):
     """softplus(x) = log(1 + exp(beta·x)) / beta (x where beta·x > threshold)."""
 
     def __init__(self, beta: float = 1.0, threshold: float | None = None) -> None:
-        b = float(beta)
-        if not (math.isfinite(b) and b > 0):
-            raise ValueError(f"beta must be finite and > 0, got {beta!r}")
-        if threshold is not None and math.isnan(float(threshold)):
-            raise ValueError("threshold must not be NaN (use None for no cutoff)")
-        self.beta = b
+        softplus(_NO_DATA, beta, threshold)  # beta and threshold checked as the function does
+        self.beta = float(beta)
         self.threshold = threshold
 
     def forward(self, x: npt.ArrayLike) -> Array:
