@@ -29,8 +29,13 @@ fn _relu_rs(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(f::softplus_grad, m)?)?;
     m.add_function(wrap_pyfunction!(f::set_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(f::get_num_threads, m)?)?;
-    m.add_function(wrap_pyfunction!(f::simd_path, m)?)?;
+    m.add("_simd_path", wrap_pyfunction!(f::simd_path, m)?)?;
     let dtypes: Vec<&str> = f::FLOAT_DTYPES.iter().map(|d| d.name()).collect();
-    m.add("float_dtypes", dtypes)?;
+    m.add("_float_dtypes", dtypes)?;
+    // every public name, so `relu_rs` re-exports them without a second list
+    let mut public: Vec<String> = m.dict().keys().extract()?;
+    public.retain(|name| !name.starts_with('_') || name == "__version__");
+    public.sort();
+    m.add("__all__", public)?;
     Ok(())
 }

@@ -12,36 +12,12 @@ array([0. , 0.5])
 
 from typing import Any
 
-from ._relu_rs import (
-    __version__,
-    float_dtypes,
-    get_num_threads,
-    leaky_relu,
-    leaky_relu_grad,
-    prelu,
-    prelu_grad,
-    relu,
-    relu_grad,
-    set_num_threads,
-    simd_path,
-    softplus,
-    softplus_grad,
-)
+from . import _relu_rs
+from ._relu_rs import *  # noqa: F403 - the compiled functions: the whole API but info()
+from ._relu_rs import __version__, _float_dtypes, _simd_path, get_num_threads
 
-__all__ = [
-    "__version__",
-    "get_num_threads",
-    "info",
-    "leaky_relu",
-    "leaky_relu_grad",
-    "prelu",
-    "prelu_grad",
-    "relu",
-    "relu_grad",
-    "set_num_threads",
-    "softplus",
-    "softplus_grad",
-]
+__all__ = ["info"]
+__all__ += _relu_rs.__all__
 
 
 def info() -> dict[str, Any]:
@@ -49,7 +25,7 @@ def info() -> dict[str, Any]:
     ``num_threads``, and the supported float dtypes."""
     return {
         "version": __version__,
-        "simd": simd_path(),
+        "simd": _simd_path(),
         "num_threads": get_num_threads(),
-        "dtypes": list(float_dtypes),
+        "dtypes": list(_float_dtypes),
     }

@@ -8,7 +8,6 @@ import numpy.typing as npt
 
 __all__ = [
     "__version__",
-    "float_dtypes",
     "get_num_threads",
     "leaky_relu",
     "leaky_relu_grad",
@@ -17,7 +16,6 @@ __all__ = [
     "relu",
     "relu_grad",
     "set_num_threads",
-    "simd_path",
     "softplus",
     "softplus_grad",
 ]
@@ -25,7 +23,7 @@ __all__ = [
 _Array = npt.NDArray[Any]
 
 __version__: Final[str]
-float_dtypes: Final[list[str]]
+_float_dtypes: Final[list[str]]
 
 def relu(x: npt.ArrayLike, *, out: _Array | None = None) -> _Array: ...
 def relu_grad(grad: npt.ArrayLike, x: npt.ArrayLike, *, out: _Array | None = None) -> _Array: ...
@@ -62,4 +60,4 @@ def softplus_grad(
 ) -> _Array: ...
 def set_num_threads(n: int | None) -> None: ...
 def get_num_threads() -> int: ...
-def simd_path() -> str: ...
+def _simd_path() -> str: ...

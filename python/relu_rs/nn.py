@@ -19,17 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ._relu_rs import (
-    float_dtypes,
-    leaky_relu,
-    leaky_relu_grad,
-    prelu,
-    prelu_grad,
-    relu,
-    relu_grad,
-    softplus,
-    softplus_grad,
-)
+from . import _relu_rs as F
 
 __all__ = ["LeakyReLU", "Module", "PReLU", "ReLU", "Softplus"]
 
@@ -87,14 +77,14 @@ class ReLU(Module):
     def forward(self, x: npt.ArrayLike) -> Array:
         if self.inplace:
             xa = _writeable_array(x, "ReLU")
-            y = relu(xa, out=xa)
+            y = F.relu(xa, out=xa)
         else:
-            y = relu(x)
+            y = F.relu(x)
         self._saved = y
         return y
 
     def backward(self, grad: npt.ArrayLike) -> Array:
-        return relu_grad(grad, self._saved_or_raise())
+        return F.relu_grad(grad, self._saved_or_raise())
 
     def __repr__(self) -> str:
         return f"ReLU(inplace={self.inplace})"
@@ -113,7 +103,7 @@ class LeakyReLU(Module):
     """
 
     def __init__(self, alpha: float = 0.01, inplace: bool = False) -> None:
-        leaky_relu(_NO_DATA, alpha)  # alpha checked as the function checks it
+        F.leaky_relu(_NO_DATA, alpha)  # alpha checked as the function checks it
         a = float(alpha)
         if inplace and not a > 0:
             raise ValueError(
@@ -126,15 +116,15 @@ class LeakyReLU(Module):
     def forward(self, x: npt.ArrayLike) -> Array:
         if self.inplace:
             xa = _writeable_array(x, "LeakyReLU")
-            y = leaky_relu(xa, self.alpha, out=xa)
+            y = F.leaky_relu(xa, self.alpha, out=xa)
         else:
-            y = leaky_relu(x, self.alpha)
+            y = F.leaky_relu(x, self.alpha)
         # alpha > 0: the output (ours) carries the sign; otherwise keep the input.
         self._saved = y if self.alpha > 0 else np.asarray(x)
         return y
 
     def backward(self, grad: npt.ArrayLike) -> Array:
-        return leaky_relu_grad(grad, self._saved_or_raise(), self.alpha)
+        return F.leaky_relu_grad(grad, self._saved_or_raise(), self.alpha)
 
     def __repr__(self) -> str:
         return f"LeakyReLU(alpha={self.alpha}, inplace={self.inplace})"
@@ -161,8 +151,8 @@ class PReLU(Module):
         if not math.isfinite(float(init)):
             raise ValueError(f"init must be finite, got {init!r}")
         dt = np.dtype(dtype)
-        if dt.name not in float_dtypes:
-            raise TypeError(f"dtype must be one of {', '.join(float_dtypes)}, got {dt}")
+        if dt.name not in F._float_dtypes:
+            raise TypeError(f"dtype must be one of {', '.join(F._float_dtypes)}, got {dt}")
         self.num_parameters = n
         self.axis = operator.index(axis)
         self.alpha: Array = np.full(n, init, dtype=dt)
@@ -182,13 +172,13 @@ class PReLU(Module):
     def forward(self, x: npt.ArrayLike) -> Array:
         xa = np.asarray(x)
         self._check(xa)
-        y = prelu(xa, self.alpha, axis=self.axis)
+        y = F.prelu(xa, self.alpha, axis=self.axis)
         self._saved = xa
         return y
 
     def backward(self, grad: npt.ArrayLike) -> Array:
         x = self._saved_or_raise()
-        grad_x, grad_alpha = prelu_grad(grad, x, self.alpha, axis=self.axis)
+        grad_x, grad_alpha = F.prelu_grad(grad, x, self.alpha, axis=self.axis)
         self.alpha_grad += grad_alpha.astype(self.alpha_grad.dtype, copy=False)
         return grad_x
 
@@ -206,18 +196,18 @@ class Softplus(Module):
     """softplus(x) = log(1 + exp(beta·x)) / beta (x where beta·x > threshold)."""
 
     def __init__(self, beta: float = 1.0, threshold: float | None = None) -> None:
-        softplus(_NO_DATA, beta, threshold)  # beta and threshold checked as the function does
+        F.softplus(_NO_DATA, beta, threshold)  # beta and threshold checked as the function does
         self.beta = float(beta)
         self.threshold = threshold
 
     def forward(self, x: npt.ArrayLike) -> Array:
         xa = np.asarray(x)
-        y = softplus(xa, self.beta, self.threshold)
+        y = F.softplus(xa, self.beta, self.threshold)
         self._saved = xa
         return y
 
     def backward(self, grad: npt.ArrayLike) -> Array:
-        return softplus_grad(grad, self._saved_or_raise(), self.beta, self.threshold)
+        return F.softplus_grad(grad, self._saved_or_raise(), self.beta, self.threshold)
 
     def __repr__(self) -> str:
         return f"Softplus(beta={self.beta}, threshold={self.threshold})"

@@ -11,6 +11,8 @@ pub mod prelu;
 pub mod relu;
 pub mod softplus;
 
+use crate::kernels::elementwise::{Binary, BinaryOp, Unary, UnaryOp};
+use crate::parallel::for_each_chunk;
 use half::f16;
 
 /// An element type an array can hold, as the kernels see it.
@@ -132,28 +134,18 @@ pub(crate) fn not_a_float<R: Default>() -> R {
 }
 
 /// `out = op(x)` over the whole call, split across threads by [`crate::parallel`].
-pub(crate) fn map_unary<T, O>(op: O, io: Io<'_, T>)
-where
-    T: Copy + Send + Sync,
-    O: crate::kernels::elementwise::UnaryOp<T>,
-{
-    let work = crate::kernels::elementwise::Unary {
-        op,
-        x: io.inputs[0],
-    };
-    crate::parallel::for_each_chunk(io.out, &work);
+pub(crate) fn map_unary<T: Copy + Send + Sync, O: UnaryOp<T>>(op: O, io: Io<'_, T>) {
+    for_each_chunk(
+        io.out,
+        &Unary {
+            op,
+            x: io.inputs[0],
+        },
+    );
 }
 
 /// `out = op(grad, x)` over the whole call, split across threads.
-pub(crate) fn map_binary<T, O>(op: O, io: Io<'_, T>)
-where
-    T: Copy + Send + Sync,
-    O: crate::kernels::elementwise::BinaryOp<T>,
-{
-    let work = crate::kernels::elementwise::Binary {
-        op,
-        grad: io.inputs[0],
-        x: io.inputs[1],
-    };
-    crate::parallel::for_each_chunk(io.out, &work);
+pub(crate) fn map_binary<T: Copy + Send + Sync, O: BinaryOp<T>>(op: O, io: Io<'_, T>) {
+    let [grad, x] = io.inputs;
+    for_each_chunk(io.out, &Binary { op, grad, x });
 }

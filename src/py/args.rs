@@ -39,10 +39,23 @@ pub enum Real {
     NotReal(String),
 }
 
-impl<'a, 'py> FromPyObject<'a, 'py> for Real {
-    type Error = PyErr;
-    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Real> {
-        let obj: &Bound<'py, PyAny> = &obj;
+/// `FromPyObject` for an argument type whose `classify` records either the value or what its
+/// error will say: extraction itself never fails on a bad value.
+macro_rules! lenient_argument {
+    ($ty:ty) => {
+        impl<'a, 'py> FromPyObject<'a, 'py> for $ty {
+            type Error = PyErr;
+            fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<$ty> {
+                <$ty>::classify(&obj)
+            }
+        }
+    };
+}
+lenient_argument!(Real);
+lenient_argument!(Index);
+
+impl Real {
+    fn classify(obj: &Bound<'_, PyAny>) -> PyResult<Real> {
         if let Ok(f) = obj.cast::<PyFloat>() {
             return Ok(Real::Value(f.value())); // float and its subclasses (np.float64)
         }
@@ -58,9 +71,7 @@ impl<'a, 'py> FromPyObject<'a, 'py> for Real {
         }
         Ok(Real::NotReal(format!("{} {}", type_name(obj), repr(obj))))
     }
-}
 
-impl Real {
     /// The value; a TypeError naming the argument if it is not a real number.
     pub fn get(&self, name: &str) -> PyResult<f64> {
         match self {
@@ -125,10 +136,8 @@ pub enum Index {
     NotInt(String),
 }
 
-impl<'a, 'py> FromPyObject<'a, 'py> for Index {
-    type Error = PyErr;
-    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Index> {
-        let obj: &Bound<'py, PyAny> = &obj;
+impl Index {
+    fn classify(obj: &Bound<'_, PyAny>) -> PyResult<Index> {
         static NUMPY_BOOL: PyOnceLock<Py<PyType>> = PyOnceLock::new();
         if obj.is_instance_of::<PyBool>()
             || obj.is_instance(imported(obj.py(), &NUMPY_BOOL, "numpy", "bool_")?)?
