@@ -1,4 +1,5 @@
-"""Shared helpers: independent NumPy-float64 references, layouts, special values, ULP distance."""
+"""Shared helpers: independent float64 references, layouts, special values, ULP distance, and the
+op registry that the cross-cutting suites iterate over."""
 
 from __future__ import annotations
 
@@ -7,17 +8,22 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import mpmath
 import numpy as np
 import pytest
 
 import relu_rs
+from relu_rs import nn
 
 FLOAT_DTYPES = [np.float16, np.float32, np.float64]
 INT_DTYPES = [np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64]
 
-# Sizes around the kernels' internal boundaries: 64-element runs, 256-element blocks, 512-column
-# tiles, 4K minimum chunks (softplus: parallel from 2.6K), relu's 32K-element chunks, the 128K-work
-# parallel threshold (relu cost 1), each with odd tails.
+# Sizes around the kernels' internal boundaries, each with odd tails: short vector tails, the
+# 256-element in-place staging blocks (src/kernels/elementwise.rs), and from src/parallel.rs the
+# 4096-element minimum chunks, relu's 32K-element chunks (32K work at cost 1) and the 128K-work
+# parallel threshold, work being elements × the op's cost: relu (1) is parallel from 128K elements,
+# softplus (20, src/kernels/softplus.rs) from about 6.5K. PReLU backward's tiles (64K columns, at
+# least 128 elements per channel: src/kernels/prelu/tiles.rs) need 2-D shapes: see test_prelu.
 BOUNDARY_SIZES = [1, 2, 7, 31, 63, 65, 255, 257, 513, 2_700, 4097, 8193, 2**15 + 1, 65_537,
                   2**17 + 1, 2**18 + 1, 2**19 + 33]  # fmt: skip
 
@@ -111,6 +117,19 @@ def ref_sigmoid(z: np.ndarray) -> np.ndarray:
         return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
+def ref_softplus_grad(g: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """grad·σ(x) (β = 1). Below x = -708, float64's exp(x) is subnormal or 0, short of bits (and
+    inf·0 would make an infinite grad NaN, σ being > 0): there grad·σ(x) comes from mpmath."""
+    gd, xd = g.astype(np.float64), x.astype(np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        y = np.array(gd * ref_sigmoid(xd))
+    tail = (xd < -708) & np.isfinite(xd)
+    with mpmath.workprec(113):
+        pairs = zip(gd[tail].tolist(), xd[tail].tolist(), strict=True)
+        y[tail] = [float(mpmath.mpf(gv) / (1 + mpmath.exp(-mpmath.mpf(xv)))) for gv, xv in pairs]
+    return y.astype(x.dtype)
+
+
 def exact_sum(terms: np.ndarray) -> float:
     """The correctly rounded float64 sum (math.fsum); IEEE inf/NaN propagation where a term is not
     finite or the exact sum overflows float64 (where fsum raises)."""
@@ -162,6 +181,13 @@ def run_all_outs(
 
 
 # ----- the op registry: cross-cutting suites iterate over it, so a new op is tested everywhere ----
+#
+# To add an op, add one `Op(...)` entry to OPS below: its public function, arity (1: x; 2: grad, x),
+# the parameters the suites call it with, an independent float64 reference (written above), its
+# integer policy and accuracy, and the relu_rs.nn layer that computes it, if any. test_errors,
+# test_threads, test_simd, test_memory, test_fuzz, test_properties, test_fpenv, test_overlap and
+# test_nn then run it without edits (test_errors fails while a public op is missing from OPS). Only
+# tests of the op's own parameters and rules go in a file of its own.
 
 
 @dataclass(frozen=True)
@@ -170,8 +196,10 @@ class Op:
 
     ``arity`` is the number of array arguments (1: x; 2: grad, x); ``params`` follow them;
     ``ref`` is an independent float64 reference for the first result; ``ints``: integer and bool
-    inputs keep their dtype; ``exact``: the result is correctly rounded (else within ``ulps``).
-    A function returning a tuple (prelu_grad) has its first result written to ``out``."""
+    inputs keep their dtype; ``exact``: the result is correctly rounded (else within ``ulps``);
+    ``layer`` makes the relu_rs.nn layer whose forward (arity 1) or backward (arity 2) is this op
+    with these params. A function returning a tuple (prelu_grad) has its first result written to
+    ``out``."""
 
     name: str
     fn: Callable[..., Any]
@@ -181,28 +209,52 @@ class Op:
     ints: bool = False
     exact: bool = True
     ulps: float = 0.5
+    layer: Callable[[], nn.Module] | None = None
 
     def __call__(self, *arrays: Any, **kw: Any) -> np.ndarray:
         """The first result (grad_x for prelu_grad)."""
+        return self.results(*arrays, **kw)[0]
+
+    def results(self, *arrays: Any, **kw: Any) -> tuple[np.ndarray, ...]:
+        """Every result, as a tuple (prelu_grad: grad_x, then grad_alpha)."""
         res = self.fn(*arrays, *self.params, **kw)
-        return res[0] if isinstance(res, tuple) else res
+        return res if isinstance(res, tuple) else (res,)
+
+    def inputs(self, x: Any, grad: Any) -> tuple[Any, ...]:
+        """The array arguments: ``(x,)``, or ``(grad, x)`` for a gradient."""
+        return (x,) if self.arity == 1 else (grad, x)
+
+    def check(self, got: np.ndarray, *arrays: np.ndarray) -> None:
+        """``got``, the first result on ``arrays``, against ``ref``: identical where ``exact``;
+        else the same shape, dtype and NaNs, and within ``ulps``."""
+        want = self.ref(*arrays)
+        if self.exact:
+            assert_identical(got, want)
+            return
+        assert got.shape == want.shape, (got.shape, want.shape)
+        assert got.dtype == want.dtype, (got.dtype, want.dtype)
+        worst = ulp_distance(got, want).max(initial=0)  # NaN where only one is NaN
+        assert worst <= self.ulps, f"{self.name}: {worst} ULP from the reference"
 
     def __repr__(self) -> str:
         return self.name
 
 
 OPS: list[Op] = [
-    Op("relu", relu_rs.relu, 1, (), ref_relu, ints=True),
-    Op("relu_grad", relu_rs.relu_grad, 2, (), ref_relu_grad),
-    Op("leaky_relu", relu_rs.leaky_relu, 1, (0.1,), lambda x: ref_leaky(x, 0.1)),
+    Op("relu", relu_rs.relu, 1, (), ref_relu, ints=True, layer=nn.ReLU),
+    Op("relu_grad", relu_rs.relu_grad, 2, (), ref_relu_grad, layer=nn.ReLU),
+    Op("leaky_relu", relu_rs.leaky_relu, 1, (0.1,), lambda x: ref_leaky(x, 0.1),
+       layer=lambda: nn.LeakyReLU(0.1)),
     Op("leaky_relu_grad", relu_rs.leaky_relu_grad, 2, (-0.3,),
-       lambda g, x: ref_leaky_grad(g, x, -0.3)),
-    Op("prelu", relu_rs.prelu, 1, (0.25,), lambda x: ref_leaky(x, 0.25)),
-    Op("prelu_grad", relu_rs.prelu_grad, 2, (0.25,), lambda g, x: ref_leaky_grad(g, x, 0.25)),
-    Op("softplus", relu_rs.softplus, 1, (), ref_softplus, exact=False, ulps=1.0),
-    Op("softplus_grad", relu_rs.softplus_grad, 2, (),
-       lambda g, x: (g.astype(np.float64) * ref_sigmoid(x.astype(np.float64))).astype(x.dtype),
-       exact=False, ulps=2.0),
+       lambda g, x: ref_leaky_grad(g, x, -0.3), layer=lambda: nn.LeakyReLU(-0.3)),
+    Op("prelu", relu_rs.prelu, 1, (0.25,), lambda x: ref_leaky(x, 0.25),
+       layer=lambda: nn.PReLU(1, init=0.25, dtype=np.float64)),
+    Op("prelu_grad", relu_rs.prelu_grad, 2, (0.25,), lambda g, x: ref_leaky_grad(g, x, 0.25),
+       layer=lambda: nn.PReLU(1, init=0.25, dtype=np.float64)),
+    Op("softplus", relu_rs.softplus, 1, (), ref_softplus, exact=False, ulps=1.0,
+       layer=nn.Softplus),
+    Op("softplus_grad", relu_rs.softplus_grad, 2, (), ref_softplus_grad, exact=False, ulps=2.0,
+       layer=nn.Softplus),
 ]  # fmt: skip
 OP_NAMES = [op.name for op in OPS]
 
@@ -213,3 +265,9 @@ def op_inputs(op: Op, x: np.ndarray, seed: int = 7) -> tuple[np.ndarray, ...]:
         return (x,)
     g = (np.random.default_rng(seed).standard_normal(x.shape) * 3).astype(x.dtype)
     return (g, x)
+
+
+def op_table() -> str:
+    """OPS as Python source, ``[(name, arity, params), ...]``, for scripts run in a subprocess:
+    they call ``getattr(relu_rs, name)(*arrays, *params)``."""
+    return repr([(op.name, op.arity, op.params) for op in OPS])

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import relu_rs
+from conftest import OP_NAMES, OPS, Op
 from relu_rs import _relu_rs
 
 X = np.linspace(-2, 2, 12).reshape(3, 4)
@@ -19,18 +20,6 @@ ALPHA4 = np.full(4, 0.2)
 # that every failing call is given when it takes out=.
 Case = tuple[str, Callable[[np.ndarray], Any], type[Exception], str]
 CASES: list[Case] = [
-    ("str x", lambda o: relu_rs.relu(np.array(["a", "b"])), TypeError, "x has unsupported dtype"),
-    ("complex x", lambda o: relu_rs.relu(X + 1j, out=o), TypeError, "x has unsupported dtype"),
-    ("object x", lambda o: relu_rs.relu(np.array([object()]), out=o), TypeError, "x"),
-    ("datetime x", lambda o: relu_rs.relu(np.array(["2020-01-01"], "M8[D]")), TypeError, "x"),
-    ("ragged x", lambda o: relu_rs.relu([[1.0, 2.0], [3.0]]), ValueError, "x could not be"),
-    ("out list", lambda o: relu_rs.relu(X, out=[0.0] * 12), TypeError, "out must be a numpy"),
-    ("out shape", lambda o: relu_rs.relu(X[:2], out=o), ValueError, "out has shape"),
-    ("out dtype", lambda o: relu_rs.relu(X.astype(np.float32), out=o), TypeError, "out has dtype"),
-    ("out int", lambda o: relu_rs.relu(X.astype(np.int64), out=o), TypeError, "out has dtype"),
-    ("grad shape", lambda o: relu_rs.relu_grad(G[:2], X, out=o), ValueError, "grad has shape"),
-    ("grad dtype", lambda o: relu_rs.relu_grad(G.astype(np.float32), X, out=o), TypeError,
-     "grad has dtype"),
     ("leaky alpha nan", lambda o: relu_rs.leaky_relu(X, np.nan, out=o), ValueError,
      "alpha must be finite"),
     ("leaky alpha inf", lambda o: relu_rs.leaky_relu(X, -np.inf, out=o), ValueError, "alpha"),
@@ -72,8 +61,6 @@ CASES: list[Case] = [
     ("softplus threshold nan", lambda o: relu_rs.softplus(X, 1.0, np.nan, out=o), ValueError,
      "threshold"),
     ("softplus_grad beta", lambda o: relu_rs.softplus_grad(G, X, 0.0, out=o), ValueError, "beta"),
-    ("softplus_grad shape", lambda o: relu_rs.softplus_grad(G.T, X, out=o), ValueError,
-     "grad has shape"),
 ]  # fmt: skip
 
 
@@ -87,21 +74,110 @@ def test_bad_input_raises_and_leaves_out_untouched(case: Case) -> None:
     np.testing.assert_array_equal(out, 123.0)
 
 
-def test_read_only_out() -> None:
+def test_read_only_alpha_grad_out() -> None:
     out = np.zeros((3, 4))
     out.flags.writeable = False
-    for call in (
-        lambda: relu_rs.relu(X, out=out),
-        lambda: relu_rs.relu_grad(G, X, out=out),
-        lambda: relu_rs.softplus(X, out=out),
-        lambda: relu_rs.prelu_grad(G, X, ALPHA4, out=out),
-    ):
-        with pytest.raises(ValueError, match="out is read-only"):
-            call()
+    with pytest.raises(ValueError, match="out is read-only"):
+        relu_rs.prelu_grad(G, X, ALPHA4, out=out)  # per-channel alpha
     ro = np.zeros(4)
     ro.flags.writeable = False
     with pytest.raises(ValueError, match="alpha_grad_out is read-only"):
         relu_rs.prelu_grad(G, X, ALPHA4, alpha_grad_out=ro)
+
+
+# ----- every op of the registry: bad x, bad grad, bad out ---------------------------------------
+
+
+def _sentinel(shape: tuple[int, ...] = (3, 4), dtype: type = np.float64) -> np.ndarray:
+    return np.full(shape, 123, dtype=dtype)
+
+
+def _read_only_sentinel() -> np.ndarray:
+    out = _sentinel()
+    out.flags.writeable = False
+    return out
+
+
+def _expect_error(
+    op: Op, arrays: tuple[Any, ...], out: Any, exc: type[Exception], fragment: str
+) -> None:
+    """``op(*arrays, out=out)`` raises ``exc`` with ``fragment`` in its message, and leaves the
+    123-filled ``out`` as it was."""
+    with pytest.raises(exc) as info:
+        op(*arrays, out=out)
+    assert fragment in str(info.value), str(info.value)
+    np.testing.assert_array_equal(np.asarray(out), 123)
+
+
+# (name, x, exception, message fragment); a gradient gets a float64 grad of x's shape
+BAD_X: list[tuple[str, Any, type[Exception], str]] = [
+    ("str", np.array(["a", "b"]), TypeError, "x has unsupported dtype"),
+    ("complex", X + 1j, TypeError, "x has unsupported dtype"),
+    ("object", np.array([object()]), TypeError, "x has unsupported dtype"),
+    ("datetime", np.array(["2020-01-01"], "M8[D]"), TypeError, "x has unsupported dtype"),
+    ("ragged", [[1.0, 2.0], [3.0]], ValueError, "x could not be converted"),
+]
+
+
+@pytest.mark.parametrize("bad", BAD_X, ids=[b[0] for b in BAD_X])
+@pytest.mark.parametrize("op", OPS, ids=repr)
+def test_every_op_refuses_a_bad_x(op: Op, bad: tuple[str, Any, type[Exception], str]) -> None:
+    _, x, exc, fragment = bad
+    grad = np.ones(np.shape(x) if isinstance(x, np.ndarray) else len(x))
+    _expect_error(op, op.inputs(x, grad), _sentinel(), exc, fragment)
+
+
+# (name, grad for x = X, exception, message fragment)
+BAD_GRAD: list[tuple[str, np.ndarray, type[Exception], str]] = [
+    ("fewer rows", G[:2], ValueError, "grad has shape"),
+    ("transposed", G.T, ValueError, "grad has shape"),
+    ("float32", G.astype(np.float32), TypeError, "grad has dtype"),
+    ("complex", G + 1j, TypeError, "grad has unsupported dtype"),
+]
+
+
+@pytest.mark.parametrize("bad", BAD_GRAD, ids=[b[0] for b in BAD_GRAD])
+@pytest.mark.parametrize("op", [op for op in OPS if op.arity == 2], ids=repr)
+def test_every_gradient_refuses_a_bad_grad(
+    op: Op, bad: tuple[str, np.ndarray, type[Exception], str]
+) -> None:
+    _, grad, exc, fragment = bad
+    _expect_error(op, op.inputs(X, grad), _sentinel(), exc, fragment)
+
+
+# (name, x, make out, exception, message fragment); a gradient gets a grad like x
+BAD_OUT: list[tuple[str, np.ndarray, Callable[[], Any], type[Exception], str]] = [
+    ("shape", X[:2], _sentinel, ValueError, "out has shape"),
+    ("same size, other shape", X, lambda: _sentinel((4, 3)), ValueError, "out has shape"),
+    ("float64 for float32", X.astype(np.float32), _sentinel, TypeError, "out has dtype"),
+    ("float32 for float64", X, lambda: _sentinel(dtype=np.float32), TypeError, "out has dtype"),
+    ("list", X, lambda: [123.0] * 12, TypeError, "out must be a numpy.ndarray"),
+    ("read-only", X, _read_only_sentinel, ValueError, "out is read-only"),
+]
+
+
+@pytest.mark.parametrize("bad", BAD_OUT, ids=[b[0] for b in BAD_OUT])
+@pytest.mark.parametrize("op", OPS, ids=repr)
+def test_every_op_refuses_a_bad_out(
+    op: Op, bad: tuple[str, np.ndarray, Callable[[], Any], type[Exception], str]
+) -> None:
+    _, x, make_out, exc, fragment = bad
+    _expect_error(op, op.inputs(x, np.ones_like(x)), make_out(), exc, fragment)
+
+
+@pytest.mark.parametrize("op", [op for op in OPS if op.ints], ids=repr)
+def test_integer_result_refuses_a_float_out(op: Op) -> None:
+    x = X.astype(np.int64)
+    _expect_error(op, op.inputs(x, np.ones_like(x)), _sentinel(), TypeError, "out has dtype")
+
+
+def test_every_public_op_is_in_the_registry() -> None:
+    """A public function fails here until conftest.OPS has an entry for it, so that every
+    cross-cutting suite tests it."""
+    not_ops = {"__version__", "info", "get_num_threads", "set_num_threads"}
+    assert sorted(set(relu_rs.__all__) - not_ops) == sorted(OP_NAMES)
+    for op in OPS:
+        assert op.fn is getattr(relu_rs, op.name), op.name
 
 
 @pytest.mark.skipif(np.dtype(np.longdouble).itemsize <= 8, reason="long double is float64 here")
@@ -125,8 +201,7 @@ def test_set_num_threads_bad_type(n: object) -> None:
 def test_public_functions_are_the_compiled_ones() -> None:
     """Rust owns the whole call: the package re-exports the compiled functions, with no Python
     layer between the user and the checks."""
-    for name in ("relu", "relu_grad", "leaky_relu", "leaky_relu_grad", "prelu", "prelu_grad",
-                 "softplus", "softplus_grad", "set_num_threads", "get_num_threads"):  # fmt: skip
+    for name in [*OP_NAMES, "set_num_threads", "get_num_threads"]:
         assert getattr(relu_rs, name) is getattr(_relu_rs, name), name
         assert getattr(relu_rs, name).__doc__, name
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import relu_rs
-from conftest import special_values
+from conftest import OPS, special_values
 
 _X86_64_LINUX = sys.platform == "linux" and platform.machine() in ("x86_64", "AMD64")
 _LIBM = ctypes.util.find_library("m") if _X86_64_LINUX else None
@@ -63,19 +63,18 @@ def _inputs(dtype: type, n: int) -> tuple[np.ndarray, ...]:
 
 def _results(
     x: np.ndarray, g: np.ndarray, alpha: np.ndarray, x_low: np.ndarray
-) -> list[np.ndarray]:
+) -> list[tuple[str, np.ndarray]]:
+    """Every result of every op of the registry, then other parameters, per-channel PReLU and
+    softplus with subnormal results; each with a label."""
     x2, g2 = x.reshape(-1, 4), g.reshape(-1, 4)
+    results = [(op.name, r) for op in OPS for r in op.results(*op.inputs(x, g))]
     return [
-        relu_rs.relu(x),
-        relu_rs.relu_grad(g, x),
-        relu_rs.leaky_relu(x, 1 / 3),
-        relu_rs.leaky_relu_grad(g, x, 1 / 3),
-        relu_rs.prelu(x2, alpha, axis=-1),
-        *relu_rs.prelu_grad(g2, x2, alpha, axis=-1),
-        relu_rs.softplus(x),
-        relu_rs.softplus(x, beta=3.0),
-        relu_rs.softplus(x_low),
-        relu_rs.softplus_grad(g, x, beta=0.5),
+        *results,
+        ("prelu per channel", relu_rs.prelu(x2, alpha, axis=-1)),
+        *(("prelu_grad per channel", r) for r in relu_rs.prelu_grad(g2, x2, alpha, axis=-1)),
+        ("softplus beta=3", relu_rs.softplus(x, beta=3.0)),
+        ("softplus of x - 60", relu_rs.softplus(x_low)),
+        ("softplus_grad beta=0.5", relu_rs.softplus_grad(g, x, beta=0.5)),
     ]
 
 
@@ -92,5 +91,5 @@ def test_results_ignore_flush_to_zero_and_rounding_mode(
     assert tiny / np.float32(4) == 0, "the test failed to set flush-to-zero"
     got = _results(*inputs)
     assert tiny / np.float32(4) == 0, "relu_rs must leave the caller's environment as it was"
-    for k, (a, b) in enumerate(zip(got, want, strict=True)):
-        assert a.tobytes() == b.tobytes(), f"result {k} changed under FTZ/DAZ"
+    for (label, a), (_, b) in zip(got, want, strict=True):
+        assert a.tobytes() == b.tobytes(), f"{label} changed under FTZ/DAZ"

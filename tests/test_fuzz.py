@@ -17,14 +17,7 @@ from hypothesis.extra import numpy as hnp
 from test_prelu import ref_prelu, ref_prelu_grad
 
 import relu_rs
-from conftest import (
-    assert_identical,
-    ref_leaky,
-    ref_leaky_grad,
-    ref_relu,
-    ref_relu_grad,
-    ulp_distance,
-)
+from conftest import OPS, assert_identical, ref_leaky, ref_leaky_grad, ulp_distance
 
 EXAMPLES = int(os.environ.get("RELU_RS_FUZZ_EXAMPLES", "3000"))
 
@@ -99,47 +92,60 @@ def outs(draw: st.DrawFn, like: Any) -> Any:
     return big[1 : 1 + ref.size].reshape(ref.shape)
 
 
-CALLS = ["relu", "relu_grad", "leaky_relu", "leaky_relu_grad", "prelu", "prelu_grad", "softplus",
-         "softplus_grad"]  # fmt: skip
+def _fuzzed_params(data: st.DataObject, name: str) -> tuple[list[Any], dict[str, Any]] | None:
+    """Parameters (good and bad) for the ops whose parameters this suite fuzzes, or None: the
+    registry's own parameters, checked against the registry's reference."""
+    if name.startswith("leaky"):
+        return [data.draw(SCALARS)], {}
+    if name.startswith("prelu"):
+        params = [data.draw(st.one_of(SCALARS, arrays()))]
+        kwargs = {"axis": data.draw(st.sampled_from([1, 0, -1, 5, -7, 1.0, "1", None]))}
+        if name == "prelu_grad" and data.draw(st.booleans()):
+            kwargs["alpha_grad_out"] = data.draw(st.sampled_from(
+                [np.zeros(3), np.zeros(()), [0.0], np.zeros(3, "f4")]))  # fmt: skip
+        return params, kwargs
+    if name.startswith("softplus"):
+        beta = data.draw(st.sampled_from([1.0, 0.5, 0.0, -1.0, np.nan, np.inf, "2", 3]))
+        threshold = data.draw(st.sampled_from([None, 20.0, np.nan, -np.inf, np.inf, "x"]))
+        return [beta, threshold], {}
+    return None
 
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.data())
 def test_fuzz_the_boundary(data: st.DataObject) -> None:
-    name = data.draw(st.sampled_from(CALLS))
+    op = data.draw(st.sampled_from(OPS))
     x = data.draw(arrays())
-    grad = data.draw(st.one_of(st.just(x), arrays())) if name.endswith("_grad") else None
+    grad = data.draw(st.one_of(st.just(x), arrays())) if op.arity == 2 else None
     out = data.draw(outs(x))
     before = out.copy() if isinstance(out, np.ndarray) else None
-    kwargs: dict[str, Any] = {} if out is None else {"out": out}
-    args: list[Any] = [grad, x] if name.endswith("_grad") else [x]  # a None grad is bad input
-    if name.startswith("leaky"):
-        args.append(data.draw(SCALARS))
-    elif name.startswith("prelu"):
-        args.append(data.draw(st.one_of(SCALARS, arrays())))
-        kwargs["axis"] = data.draw(st.sampled_from([1, 0, -1, 5, -7, 1.0, "1", None]))
-        if name == "prelu_grad" and data.draw(st.booleans()):
-            kwargs["alpha_grad_out"] = data.draw(st.sampled_from(
-                [np.zeros(3), np.zeros(()), [0.0], np.zeros(3, "f4")]))  # fmt: skip
-    elif name.startswith("softplus"):
-        args.append(data.draw(st.sampled_from([1.0, 0.5, 0.0, -1.0, np.nan, np.inf, "2", 3])))
-        args.append(data.draw(st.sampled_from([None, 20.0, np.nan, -np.inf, np.inf, "x"])))
+    # a known op's own parameters three times in four; else (and for a new op) the registry's
+    fuzzed = _fuzzed_params(data, op.name) if data.draw(st.integers(0, 3)) else None
+    params, kwargs = fuzzed if fuzzed is not None else (list(op.params), {})
+    if out is not None:
+        kwargs["out"] = out
+    args: list[Any] = [*op.inputs(x, grad), *params]  # a None grad is bad input
     snapshot = [_copy(a) for a in args]  # `out` may be an input: the reference needs them as given
     threads = data.draw(st.sampled_from([None, 1, 2, 3]))
     relu_rs.set_num_threads(threads)
     try:
-        result = getattr(relu_rs, name)(*args, **kwargs)
+        result = op.fn(*args, **kwargs)
     except (TypeError, ValueError) as exc:
         assert str(exc), "errors carry a message"
         if before is not None and isinstance(out, np.ndarray) and out.flags.writeable:
             np.testing.assert_array_equal(out, before, err_msg="out was written before an error")
         return
-    first = result[0] if name == "prelu_grad" else result
+    first = result[0] if isinstance(result, tuple) else result
     assert isinstance(first, np.ndarray)
     assert first.shape == np.shape(x)
     if out is not None:
         assert first is out
-    _check_against_reference(name, snapshot, kwargs, result)
+    with np.errstate(all="ignore"):  # casts of the inputs may overflow, as the call's did
+        inputs = [np.asarray(a).astype(first.dtype) for a in snapshot[: op.arity]]
+    if fuzzed is None:
+        op.check(first, *inputs)
+    else:
+        _check_against_reference(op.name, inputs, snapshot[op.arity :], kwargs, result)
 
 
 def _copy(a: Any) -> Any:
@@ -175,28 +181,23 @@ def _close(got: np.ndarray, want64: np.ndarray) -> None:
 
 
 def _check_against_reference(
-    name: str, args: list[Any], kwargs: dict[str, Any], result: Any
+    name: str, arrays: list[np.ndarray], params: list[Any], kwargs: dict[str, Any], result: Any
 ) -> None:
+    """``result`` of ``name`` with fuzzed ``params`` on ``arrays`` (cast to the result dtype)."""
     first = result[0] if name == "prelu_grad" else result
     dt = first.dtype
-    with np.errstate(all="ignore"):  # casts of the inputs may overflow, as the call's did
-        arrays = [np.asarray(a).astype(dt) for a in args[: 2 if name.endswith("_grad") else 1]]
     x = arrays[-1]
-    if name == "relu":
-        assert_identical(first, ref_relu(x))
-    elif name == "relu_grad":
-        assert_identical(first, ref_relu_grad(arrays[0], x))
-    elif name == "leaky_relu":
-        assert_identical(first, ref_leaky(x, args[1]))
+    if name == "leaky_relu":
+        assert_identical(first, ref_leaky(x, params[0]))
     elif name == "leaky_relu_grad":
-        assert_identical(first, ref_leaky_grad(arrays[0], x, args[2]))
+        assert_identical(first, ref_leaky_grad(arrays[0], x, params[0]))
     elif name == "prelu":
         with np.errstate(all="ignore"):
-            alpha = np.asarray(args[1]).astype(dt)
+            alpha = np.asarray(params[0]).astype(dt)
         assert_identical(first, ref_prelu(x, alpha, kwargs.get("axis", 1)))
     elif name == "prelu_grad":
         with np.errstate(all="ignore"):
-            alpha = np.asarray(args[2]).astype(dt)
+            alpha = np.asarray(params[0]).astype(dt)
         if not x.size:  # nothing to sum: zeros of alpha's shape
             np.testing.assert_array_equal(result[1], np.zeros(alpha.shape, dt))
             return
@@ -206,8 +207,8 @@ def _check_against_reference(
         np.testing.assert_allclose(result[1], ga, rtol=4 * float(np.finfo(dt).eps), atol=tiny,
                                    equal_nan=True)  # fmt: skip
     else:
-        beta = float(args[-2])
-        threshold = np.inf if args[-1] is None else float(args[-1])
+        beta = float(params[0])
+        threshold = np.inf if params[1] is None else float(params[1])
         x64 = x.astype(np.float64)
         if name == "softplus":
             _close(first, _softplus64(x64, beta, threshold))

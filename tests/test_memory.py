@@ -10,28 +10,36 @@ import numpy as np
 import pytest
 
 import relu_rs
+from conftest import op_table
 
+# Every op of the registry in place on 256 MiB (a gradient writes into grad), and per-channel PReLU
+# on an F-ordered array.
 _PEAK_SCRIPT = r"""
 import resource, numpy as np, relu_rs
+OPS = OP_TABLE
 x = np.random.default_rng(0).standard_normal(1 << 25).astype(np.float64)   # 256 MiB
 g = np.ones_like(x)
 f = np.asfortranarray(x.reshape(1 << 12, 1 << 13))
 relu_rs.relu(x[:10])                                                        # load everything
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-relu_rs.relu(x, out=x)
-relu_rs.leaky_relu(x, 0.1, out=x)
-relu_rs.softplus(x, out=x)
-relu_rs.relu_grad(g, x, out=g)
-relu_rs.softplus_grad(g, x, out=g)
+for name, arity, params in OPS:
+    if arity == 1:
+        getattr(relu_rs, name)(x, *params, out=x)
+    else:
+        getattr(relu_rs, name)(g, x, *params, out=g)
 relu_rs.prelu(f, np.full(1 << 13, 0.2), axis=1, out=f)
-relu_rs.prelu_grad(g, x, 0.3, out=g)
 after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print((after - before) // 1024)                                              # MiB
-"""
+""".replace("OP_TABLE", op_table())
 
 
+# Every op of the registry: fresh and out= results, zero-copy and copying paths, and the errors
+# every op raises; then other parameters and per-channel PReLU.
 _FLAT_SCRIPT = r"""
 import os, statistics, sys, numpy as np, relu_rs
+from functools import partial
+
+OPS = OP_TABLE
 
 def rss_kib():
     with open("/proc/self/statm") as f:
@@ -45,22 +53,39 @@ out = np.empty_like(x)
 ro = np.empty_like(x)
 ro.flags.writeable = False
 leak = []
-ok = [  # every function; fresh and out= results; zero-copy and copying paths
-    lambda: relu_rs.relu(x, out=out), lambda: relu_rs.relu(x), lambda: relu_rs.relu([1.0, -2.0]),
-    lambda: relu_rs.relu_grad(g, x, out=out), lambda: relu_rs.leaky_relu(x.T, 0.1),
-    lambda: relu_rs.leaky_relu_grad(g, x, 0.1, out=out), lambda: relu_rs.prelu(x, alpha),
-    lambda: relu_rs.prelu_grad(g, x, alpha), lambda: relu_rs.softplus(x[:, ::2], beta=2.0),
-    lambda: relu_rs.softplus_grad(g, x, out=out), lambda: relu_rs.relu(x, out=x[::-1]),
-    lambda: relu_rs.prelu(np.float64(3.0), 0.5),
+ok, bad = [], []
+for name, arity, params in OPS:
+    fn = getattr(relu_rs, name)
+    xo = x.copy()  # this op's own x, which out= overlaps
+    arrays, overlapping = ((x,), (xo,)) if arity == 1 else ((g, x), (g, xo))
+    ok += [
+        partial(fn, *arrays, *params),                              # fresh result
+        partial(fn, *arrays, *params, out=out),                     # out=
+        partial(fn, *(a.T for a in arrays), *params),               # F-ordered
+        partial(fn, *(a[:, ::2] for a in arrays), *params),         # strided
+        partial(fn, *[[1.0, -2.0]] * arity, *params),               # a list: converted
+        partial(fn, *overlapping, *params, out=xo[::-1]),           # out overlaps x
+    ]
+    bad += [  # errors raised in Python and in Rust
+        partial(fn, *arrays, *params, out=ro),
+        partial(fn, *arrays, *params, out=out.astype(np.float64)),
+        partial(fn, *arrays, *params, out=[1, 2]),
+        partial(fn, *[np.array(["s"])] * arity, *params),
+    ]
+    if arity == 2:
+        bad.append(partial(fn, g[:2], x, *params))
+ok += [
+    lambda: relu_rs.prelu(x, alpha), lambda: relu_rs.prelu_grad(g, x, alpha),
+    lambda: relu_rs.softplus(x[:, ::2], beta=2.0), lambda: relu_rs.prelu(np.float64(3.0), 0.5),
 ]
-bad = [  # errors raised in Python and in Rust
-    lambda: relu_rs.relu(x, out=ro), lambda: relu_rs.relu(x, out=out.astype(np.float64)),
-    lambda: relu_rs.relu_grad(g[:2], x), lambda: relu_rs.leaky_relu(x, "a"),
-    lambda: relu_rs.prelu(x, alpha[:3]), lambda: relu_rs.prelu_grad(g, x, alpha, axis=7),
-    lambda: relu_rs.softplus(x, beta=-1.0), lambda: relu_rs.relu(np.array(["s"])),
-    lambda: relu_rs.softplus_grad(g, x, out=[1, 2]),
+bad += [
+    lambda: relu_rs.leaky_relu(x, "a"), lambda: relu_rs.prelu(x, alpha[:3]),
+    lambda: relu_rs.prelu_grad(g, x, alpha, axis=7), lambda: relu_rs.softplus(x, beta=-1.0),
     lambda: relu_rs.prelu_grad(g, x, alpha, alpha_grad_out=np.empty(3, np.float32)),
 ]
+
+CALLS = len(ok) + len(bad)
+ROUNDS = 22_000 // CALLS  # ~22K calls per measured segment
 
 def run(rounds):
     for _ in range(rounds):
@@ -74,36 +99,39 @@ def run(rounds):
             else:
                 raise AssertionError("no error")
         if sys.argv[1] == "leak":
-            leak.append((np.empty(1), np.empty(1)))  # a deliberate ~9-byte-per-call leak
+            leak.append(bytes(9 * CALLS))  # a deliberate 9-byte-per-call leak
 
-run(1000)  # warm up
+run(ROUNDS)  # warm up
 deltas = []
-for _ in range(6):  # 6 x 1000 rounds x 22 calls = 132K calls
+for _ in range(6):
     before = rss_kib()
-    run(1000)
+    run(ROUNDS)
     deltas.append(rss_kib() - before)
-print(statistics.median(deltas), sum(deltas))
-"""
+print(statistics.median(deltas), sum(deltas), ROUNDS * CALLS)
+""".replace("OP_TABLE", op_table())
 
 
-def _rss_growth_kib(mode: str) -> tuple[float, int]:
+def _rss_growth_kib(mode: str) -> tuple[float, int, int]:
+    """The median and total RSS growth (KiB) over 6 segments, and the calls in each segment."""
     out = subprocess.run([sys.executable, "-c", _FLAT_SCRIPT, mode], capture_output=True,
                          text=True, timeout=300, check=True)  # fmt: skip
-    median, total = out.stdout.split()
-    return float(median), int(total)
+    median, total, calls = out.stdout.split()
+    return float(median), int(total), int(calls)
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="reads /proc/self/statm")
 def test_rss_stays_flat_over_many_calls_and_errors() -> None:
     # The per-segment median ignores a one-off step (an allocator arena: ~0.5 MiB once, seen
     # here); a leak grows every segment.
-    median, total = _rss_growth_kib("no-leak")
-    assert median <= 64 and total <= 2048, f"RSS grew {median} KiB per 22K calls ({total} in all)"
+    median, total, calls = _rss_growth_kib("no-leak")
+    assert median <= 64 and total <= 2048, (
+        f"RSS grew {median} KiB per {calls} calls ({total} in all)"
+    )
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="reads /proc/self/statm")
 def test_rss_check_detects_a_small_leak() -> None:
-    median, _ = _rss_growth_kib("leak")
+    median, _, _ = _rss_growth_kib("leak")
     assert median > 64, "the RSS check cannot see a ~9-byte-per-call leak"
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import relu_rs
+from conftest import OPS, Op, assert_identical
 from relu_rs import nn
 
 
@@ -26,13 +27,11 @@ def xg() -> tuple[np.ndarray, np.ndarray]:
     return x, rng.standard_normal(x.shape)
 
 
+# The layer of every op of the registry, then other parameters and per-channel PReLU
 LAYERS = [
-    lambda: nn.ReLU(),
-    lambda: nn.LeakyReLU(0.1),
+    *(op.layer for op in OPS if op.layer is not None),
     lambda: nn.LeakyReLU(-0.5),
     lambda: nn.PReLU(4, init=0.3, dtype=np.float64),
-    lambda: nn.PReLU(1, init=0.2, dtype=np.float64),
-    lambda: nn.Softplus(),
     lambda: nn.Softplus(beta=2.0, threshold=20.0),
 ]
 
@@ -45,6 +44,21 @@ def test_backward_matches_finite_differences(make: Any, xg: Any) -> None:
     analytic = layer.backward(g)
     numeric = _finite_difference(make(), x, g)
     np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("op", [op for op in OPS if op.layer is not None], ids=repr)
+def test_layer_computes_its_op(op: Op, dtype: type, xg: Any) -> None:
+    """The op's layer: its forward (or backward, for a gradient) is the op with the op's params,
+    bit for bit, and so matches the reference."""
+    x, g = (a.astype(dtype) for a in xg)
+    assert op.layer is not None
+    layer = op.layer()
+    y = layer(x)
+    got = y if op.arity == 1 else layer.backward(g)
+    arrays = op.inputs(x, g)
+    assert_identical(got, op(*arrays))
+    op.check(got, *arrays)
 
 
 def test_layers_match_functional(xg: Any) -> None:
@@ -132,10 +146,14 @@ def test_other_layers_have_no_parameters() -> None:
         assert layer.parameters() == [] and layer.grads() == []
 
 
+@pytest.mark.parametrize("op", [op for op in OPS if op.layer is not None], ids=repr)
+def test_backward_before_forward_raises(op: Op) -> None:
+    assert op.layer is not None
+    with pytest.raises(RuntimeError, match="before forward"):
+        op.layer().backward(np.ones(3))
+
+
 def test_errors() -> None:
-    for layer in (nn.ReLU(), nn.LeakyReLU(), nn.PReLU(), nn.Softplus()):
-        with pytest.raises(RuntimeError, match="before forward"):
-            layer.backward(np.ones(3))
     with pytest.raises(ValueError, match="needs alpha > 0"):
         nn.LeakyReLU(-0.1, inplace=True)
     with pytest.raises(ValueError, match="needs alpha > 0"):

@@ -8,11 +8,14 @@ import subprocess
 import sys
 
 import relu_rs
+from conftest import op_table
 
 PATHS = ["scalar", "avx2", "avx512", "neon"]
 
+# Every op of the registry with its params, then other parameters and per-channel PReLU.
 _SCRIPT = r"""
 import sys, numpy as np, relu_rs
+OPS = OP_TABLE
 rng = np.random.default_rng(0)
 special = [np.nan, np.inf, -np.inf, 0.0, -0.0, 1e-310, -1e-310, 30.0, -700.0, 745.0]
 out = []
@@ -23,14 +26,15 @@ for dt in (np.float16, np.float32, np.float64):
     a = np.linspace(-0.5, 0.5, 7).astype(dt)
     x2 = x[: 7 * (x.size // 7)].reshape(-1, 7)
     g2 = g[: x2.size].reshape(x2.shape)
-    out += [relu_rs.relu(x), relu_rs.relu_grad(g, x), relu_rs.leaky_relu(x, 0.1),
-            relu_rs.leaky_relu_grad(g, x, -0.3), relu_rs.softplus(x), relu_rs.softplus(x, 2.5),
-            relu_rs.softplus_grad(g, x), relu_rs.softplus_grad(g, x, 0.7, 20.0),
+    for name, arity, params in OPS:
+        res = getattr(relu_rs, name)(*((x,) if arity == 1 else (g, x)), *params)
+        out += res if isinstance(res, tuple) else [res]
+    out += [relu_rs.softplus(x, 2.5), relu_rs.softplus_grad(g, x, 0.7, 20.0),
             relu_rs.prelu(x2, a, axis=1), *relu_rs.prelu_grad(g2, x2, a, axis=1)]
 sys.stdout.write(relu_rs.info()["simd"] + "\n")
 sys.stdout.flush()
 sys.stdout.buffer.write(b"".join(np.ascontiguousarray(r).tobytes() for r in out))
-"""
+""".replace("OP_TABLE", op_table())
 
 
 def _run(path: str) -> tuple[str, bytes]:

@@ -14,44 +14,35 @@ import numpy as np
 import pytest
 
 import relu_rs
+from conftest import OPS
 
 THREAD_COUNTS = [1, 2, 3, 4, 7]
 
 
 def _all_results(x: np.ndarray, g: np.ndarray, alpha: np.ndarray) -> list[np.ndarray]:
-    """Every function (with fresh outputs), on x of shape (N, C, ...) and alpha of length C."""
+    """Every result of every op (fresh outputs), on x of shape (N, C, ...), then per-channel PReLU
+    with alpha of length C, and channel-last."""
+    results = [r for op in OPS for r in op.results(*op.inputs(x, g))]
     gx, ga = relu_rs.prelu_grad(g, x, alpha, axis=1)
     gx_n, ga_n = relu_rs.prelu_grad(g.reshape(-1, x.shape[-1]), x.reshape(-1, x.shape[-1]),
                                     np.full(x.shape[-1], 0.3, x.dtype), axis=-1)  # fmt: skip
-    _, ga_s = relu_rs.prelu_grad(g, x, 0.25)
-    return [
-        relu_rs.relu(x),
-        relu_rs.relu_grad(g, x),
-        relu_rs.leaky_relu(x, 0.1),
-        relu_rs.leaky_relu_grad(g, x, 0.1),
-        relu_rs.prelu(x, alpha),
-        relu_rs.softplus(x),
-        relu_rs.softplus_grad(g, x),
-        gx, ga, gx_n, ga_n, ga_s,
-    ]  # fmt: skip
+    return [*results, relu_rs.prelu(x, alpha), gx, ga, gx_n, ga_n]
 
 
 def _all_results_into(
     x: np.ndarray, g: np.ndarray, alpha: np.ndarray, out: np.ndarray, alpha_out: np.ndarray
 ) -> list[bytes]:
-    """Every function again, each writing into the caller's own `out` / `alpha_out`."""
-    calls = [
-        lambda: relu_rs.relu(x, out=out),
-        lambda: relu_rs.relu_grad(g, x, out=out),
-        lambda: relu_rs.leaky_relu(x, 0.1, out=out),
-        lambda: relu_rs.leaky_relu_grad(g, x, 0.1, out=out),
-        lambda: relu_rs.prelu(x, alpha, out=out),
-        lambda: relu_rs.prelu_grad(g, x, alpha, out=out, alpha_grad_out=alpha_out)[1],
-        lambda: out,  # grad_x of the call above
-        lambda: relu_rs.softplus(x, out=out),
-        lambda: relu_rs.softplus_grad(g, x, out=out),
-    ]
-    return [call().tobytes() for call in calls]
+    """Every op again, each writing into the caller's own `out` (and `alpha_out`)."""
+    digest = []
+    for op in OPS:
+        results = op.results(*op.inputs(x, g), out=out)
+        assert results[0] is out
+        digest += [r.tobytes() for r in results]
+    relu_rs.prelu(x, alpha, out=out)
+    digest.append(out.tobytes())
+    _, ga = relu_rs.prelu_grad(g, x, alpha, out=out, alpha_grad_out=alpha_out)
+    assert ga is alpha_out
+    return [*digest, out.tobytes(), alpha_out.tobytes()]
 
 
 def _digest(x: np.ndarray, g: np.ndarray, alpha: np.ndarray) -> list[bytes]:
@@ -162,7 +153,12 @@ def test_concurrent_callers_get_correct_results() -> None:
         for i in range(4):
             if k == 0:
                 relu_rs.set_num_threads(1 + i % 3)  # change the pool under running calls
-            if _digest(x, g, alpha) != want:
+            try:
+                same = _digest(x, g, alpha) == want
+            except Exception as exc:  # an exception in a thread would not fail the test
+                errors.append(f"thread {k} iteration {i}: {exc!r}")
+                return
+            if not same:
                 errors.append(f"thread {k} iteration {i}")
 
     threads = [threading.Thread(target=worker, args=(k,)) for k in range(12)]

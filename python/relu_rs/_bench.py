@@ -244,6 +244,8 @@ def run(quick: bool = False, progress: bool = True) -> list[Result]:
 
 
 def _fmt_time(s: float) -> str:
+    if s < 1e-5:
+        return f"{s * 1e6:.2f} µs"
     if s < 1e-3:
         return f"{s * 1e6:.1f} µs"
     return f"{s * 1e3:.2f} ms"
