@@ -43,8 +43,21 @@ pub trait Float: ReluElement {
     fn round_from_f64(v: f64) -> Self {
         Self::from_f64(v)
     }
-    /// `self * other` rounded once to `Self`.
+    /// The NaN every kernel returns when it computes one (rather than returning a NaN input
+    /// unchanged): quiet, positive, no payload. Hardware and the compiler leave a computed NaN's
+    /// sign and payload open; fixing them makes every SIMD path (and platform) give the same bits.
+    const CANONICAL_NAN: Self;
+    /// `self * other` rounded once to `Self`; [`Float::CANONICAL_NAN`] where the product is NaN.
     fn mul(self, other: Self) -> Self;
+    /// `self`, or [`Float::CANONICAL_NAN`] where `self` is NaN.
+    #[inline(always)]
+    fn canonical(self) -> Self {
+        if self.is_nan() {
+            Self::CANONICAL_NAN
+        } else {
+            self
+        }
+    }
 }
 
 macro_rules! relu_int {
@@ -82,12 +95,13 @@ macro_rules! native_float {
         }
         impl Float for $t {
             const IS_F64: bool = $wide;
+            const CANONICAL_NAN: Self = <$t>::NAN;
             #[inline(always)]
             fn to_f64(self) -> f64 { self as f64 }
             #[inline(always)]
             fn from_f64(v: f64) -> Self { v as $t }
             #[inline(always)]
-            fn mul(self, other: Self) -> Self { self * other }
+            fn mul(self, other: Self) -> Self { (self * other).canonical() }
         }
     )*};
 }
@@ -169,6 +183,7 @@ pub fn f32_to_f16(f: f32) -> u16 {
 }
 
 impl Float for f16 {
+    const CANONICAL_NAN: Self = f16::from_bits(0x7e00);
     #[inline(always)]
     fn to_f64(self) -> f64 {
         f16_to_f32(self.to_bits()) as f64
@@ -204,7 +219,7 @@ impl Float for f16 {
         // The product of two f16 values is exact in f32 (11 + 11 significant bits <= 24),
         // so this is the correctly rounded f16 product.
         let p = f16_to_f32(self.to_bits()) * f16_to_f32(other.to_bits());
-        f16::from_bits(f32_to_f16(p))
+        f16::from_bits(f32_to_f16(p.canonical()))
     }
 }
 

@@ -31,7 +31,8 @@ pub struct SoftplusScaled {
 /// How each element type evaluates softplus at β = 1: `x` where `x > threshold`.
 pub trait SoftplusElement: Float {
     fn softplus_unit(self, threshold: f64) -> Self;
-    /// grad·σ(x), `grad` where `x > threshold`.
+    /// grad·σ(x), `grad` where `x > threshold`; `x` where x is NaN, and any other NaN result
+    /// (a NaN grad, or ±∞·σ(−∞)) the canonical NaN.
     fn softplus_grad_unit(grad: Self, x: Self, threshold: f64) -> Self;
 }
 
@@ -60,7 +61,7 @@ impl SoftplusElement for f32 {
     #[inline(always)]
     fn softplus_unit(self, threshold: f64) -> f32 {
         let y = math::softplus_native(self);
-        if self > f32_at_or_below(threshold) {
+        if self > f32_at_or_below(threshold) || self.is_nan() {
             self
         } else {
             y
@@ -71,10 +72,15 @@ impl SoftplusElement for f32 {
     #[inline(always)]
     fn softplus_grad_unit(grad: f32, x: f32, threshold: f64) -> f32 {
         let y = math::sigmoid_grad_native(grad, x);
-        if x > f32_at_or_below(threshold) {
+        let y = if x > f32_at_or_below(threshold) {
             grad
         } else {
             y
+        };
+        if x.is_nan() {
+            x
+        } else {
+            y.canonical()
         }
     }
 }
@@ -84,7 +90,7 @@ impl SoftplusElement for f64 {
     #[inline(always)]
     fn softplus_unit(self, threshold: f64) -> f64 {
         let y = math::softplus_native(self);
-        if self > threshold {
+        if self > threshold || self.is_nan() {
             self
         } else {
             y
@@ -95,10 +101,11 @@ impl SoftplusElement for f64 {
     #[inline(always)]
     fn softplus_grad_unit(grad: f64, x: f64, threshold: f64) -> f64 {
         let y = math::sigmoid_grad_native(grad, x);
-        if x > threshold {
-            grad
+        let y = if x > threshold { grad } else { y };
+        if x.is_nan() {
+            x
         } else {
-            y
+            y.canonical()
         }
     }
 }
@@ -153,11 +160,16 @@ impl<T: Float> UnaryOp<T> for SoftplusScaled {
     #[inline(always)]
     fn apply(&self, x: T) -> T {
         let v = x.to_f64();
-        T::from_f64(if T::IS_F64 {
+        let y = T::from_f64(if T::IS_F64 {
             math::softplus::<Libm, true>(v, self.beta, self.threshold)
         } else {
             math::softplus::<Vectorized, true>(v, self.beta, self.threshold)
-        })
+        });
+        if x.is_nan() {
+            x
+        } else {
+            y
+        }
     }
 }
 
@@ -189,11 +201,22 @@ impl<T: Float> BinaryOp<T> for SoftplusGradScaled {
     #[inline(always)]
     fn apply(&self, grad: T, x: T) -> T {
         let (g, v) = (grad.to_f64(), x.to_f64());
-        T::from_f64(if T::IS_F64 {
+        let y = if T::IS_F64 {
             math::softplus_grad::<Libm, true>(g, v, self.beta, self.threshold)
         } else {
             math::softplus_grad::<Vectorized, true>(g, v, self.beta, self.threshold)
-        })
+        };
+        // σ(β·x) > 0 for finite x even where it underflows f64: an infinite grad gives ±∞
+        let y = if y.is_nan() && g.is_infinite() && v.is_finite() {
+            g
+        } else {
+            y
+        };
+        if x.is_nan() {
+            x
+        } else {
+            T::from_f64(y.canonical())
+        }
     }
 }
 

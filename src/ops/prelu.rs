@@ -101,9 +101,10 @@ impl Backward {
     fn fused<T: PreluGradElement>(&self, io: Io<'_, T>) -> Vec<f64> {
         let inner = self.runs.for_order(io.order);
         let [grad, x] = io.inputs;
+        // a NaN sum (from a NaN term) is canonical: which NaN a sum keeps depends on its order
         prelu_grad(grad, x, io.out, io.alpha, inner)
             .into_iter()
-            .map(|s| T::from_f64(s).to_f64())
+            .map(|s| T::from_f64(s.canonical()).to_f64())
             .collect()
     }
 }

@@ -45,25 +45,14 @@ pub struct PreluF16c<'a> {
     x: Option<&'a [f16]>,
     alpha: &'a [f16],
     inner: usize,
-    /// Channel-innermost only (else empty): α as f32, a NaN without its payload (so α·x is the
-    /// generic f16 product's quiet NaN), and 0xffff where α is ±0. (x86 only: elsewhere the
+    /// Channel-innermost only (else empty): α as f32, a NaN made canonical (so α·x is the
+    /// generic f16 product's canonical NaN), and 0xffff where α is ±0. (x86 only: elsewhere the
     /// generic kernel runs.)
     #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     wide: Vec<f32>,
     #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     zero: Vec<u16>,
     cpu: F16c,
-}
-
-/// A NaN α as f32 without its payload (sign kept), so that α·x in f32, rounded to f16, is the
-/// quiet NaN the generic f16 product gives; any other α as it is.
-#[inline]
-pub(super) fn without_nan_payload(alpha: f32) -> f32 {
-    if alpha.is_nan() {
-        f32::NAN.copysign(alpha)
-    } else {
-        alpha
-    }
 }
 
 impl<'a> PreluF16c<'a> {
@@ -75,7 +64,7 @@ impl<'a> PreluF16c<'a> {
             wide = vec![0.0f32; alpha.len()];
             widen_f16(alpha, &mut wide, Some(cpu));
             for w in wide.iter_mut() {
-                *w = without_nan_payload(*w);
+                *w = w.canonical();
             }
             zero = alpha
                 .iter()

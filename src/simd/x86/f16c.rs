@@ -64,8 +64,7 @@ pub mod leaky_relu {
     };
 
     /// α·g for 8 lanes, rounded once to f16 (the product of two f16 values is exact in f32). A
-    /// NaN product becomes the quiet NaN the generic f16 `mul` gives (sign kept, payload
-    /// dropped: its conversion is in software), so every path gives the same bits.
+    /// NaN product becomes the canonical NaN (0x7e00), as [`crate::element::Float::mul`] gives.
     #[inline(always)]
     pub(in crate::simd::x86) unsafe fn scaled(alpha: __m256, g: __m256) -> __m128i {
         let p = _mm256_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(_mm256_mul_ps(alpha, g));
@@ -73,8 +72,7 @@ pub mod leaky_relu {
             _mm_and_si128(p, _mm_set1_epi16(0x7fff)),
             _mm_set1_epi16(0x7c00),
         );
-        // the sign, all-ones exponent and quiet bit: 0x7e00 with p's sign
-        _mm_blendv_epi8(p, _mm_and_si128(p, _mm_set1_epi16(0xfe00u16 as i16)), nan)
+        _mm_blendv_epi8(p, _mm_set1_epi16(0x7e00), nan)
     }
 
     /// The gradient of 8 elements from their bits: `g` where x > 0, `x` where x is NaN, else
