@@ -3,9 +3,9 @@
 //!
 //! * relu_rs owns one rayon pool (never rayon's global one), sized by `set_num_threads`, else the
 //!   `RELU_RS_NUM_THREADS` environment variable, else the CPUs available to the process.
-//! * The pool remembers the process id that built it. After `fork()` the child has none of the
-//!   parent's threads, so the first call in the child builds a fresh pool (the stale one is leaked,
-//!   never dropped, since dropping it would signal threads that do not exist).
+//! * The pool and its lock belong to the process that made them. After `fork()` the child makes
+//!   its own on its first large call and never touches the parent's (leaked, never dropped): the
+//!   parent's threads do not exist in the child, and a lock one of them held stays held.
 //! * Work is cut into pieces whose bounds depend only on the array's shape, never on the thread
 //!   count, so every result — the per-channel α-gradient sums included — is bit-identical for any
 //!   number of threads.
@@ -13,7 +13,7 @@
 use crate::kernels::elementwise::ChunkOp;
 use crate::simd::{self, Task};
 use rayon::{ThreadPool, ThreadPoolBuilder};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 /// Work (elements × the op's `COST`, relu = 1) below which a call runs on the calling thread:
@@ -31,85 +31,146 @@ const MIN_CHUNK: usize = 4096;
 /// The GIL is released around kernels on at least this many elements.
 pub const GIL_RELEASE_THRESHOLD: usize = 1 << 14;
 
-struct PoolState {
+/// The thread count set by `set_num_threads` (0: the default). An atomic outside any lock, so a
+/// child forked while another thread held a lock still reads it.
+static THREADS: AtomicUsize = AtomicUsize::new(0);
+
+/// One process's pool. After `fork()` the child makes its own (see [`process_pool`]) and never
+/// touches the parent's: a lock another parent thread held at the fork stays held in the child,
+/// and the parent's pool threads do not exist there.
+struct ProcessPool {
     pid: u32,
-    threads: usize,
-    pool: Option<Arc<ThreadPool>>,
+    pool: Mutex<PoolSlot>,
 }
 
-static STATE: Mutex<PoolState> = Mutex::new(PoolState {
-    pid: 0,
-    threads: 0,
-    pool: None,
-});
+#[derive(Default)]
+struct PoolSlot {
+    /// The pool and the thread count it was built for.
+    built: Option<(usize, Arc<ThreadPool>)>,
+    /// A thread count whose pool could not be built: calls run serially until it changes.
+    failed: Option<usize>,
+}
 
-fn state() -> MutexGuard<'static, PoolState> {
-    // A panic while the lock was held cannot leave the state inconsistent (every field is written
+static PROCESS_POOL: AtomicPtr<ProcessPool> = AtomicPtr::new(std::ptr::null_mut());
+
+/// This process's pool slot, made on first use in each process. The parent's, inherited across
+/// `fork()`, is leaked, never locked or dropped.
+fn process_pool() -> &'static ProcessPool {
+    let pid = std::process::id();
+    let current = PROCESS_POOL.load(Ordering::Acquire);
+    // SAFETY: a non-null pointer here came from `Box::into_raw` below and is never freed.
+    if let Some(p) = unsafe { current.as_ref() } {
+        if p.pid == pid {
+            return p;
+        }
+    }
+    let fresh = Box::into_raw(Box::new(ProcessPool {
+        pid,
+        pool: Mutex::new(PoolSlot::default()),
+    }));
+    match PROCESS_POOL.compare_exchange(current, fresh, Ordering::AcqRel, Ordering::Acquire) {
+        // SAFETY: just made, never freed.
+        Ok(_) => unsafe { &*fresh },
+        // another thread of this process got there first
+        // SAFETY: `fresh` was never shared; `other` is a leaked Box as above.
+        Err(other) => unsafe {
+            drop(Box::from_raw(fresh));
+            &*other
+        },
+    }
+}
+
+fn slot() -> MutexGuard<'static, PoolSlot> {
+    // A panic while the lock was held cannot leave the slot inconsistent (every field is written
     // whole), so a poisoned lock is simply taken over.
-    STATE
+    process_pool()
+        .pool
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// The default thread count: `RELU_RS_NUM_THREADS` if it is an integer ≥ 1, else the CPUs available
-/// to this process (affinity mask and cgroup quota included).
+/// The CPUs available to this process (affinity mask and cgroup quota included).
+fn available_cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// The largest thread count relu_rs accepts: 8 × the CPUs available. More threads than that only
+/// add wake-ups (and hundreds of them can fail to start under a memory limit).
+pub fn max_threads() -> usize {
+    8 * available_cpus()
+}
+
+/// The default thread count: `RELU_RS_NUM_THREADS` if it is an integer ≥ 1 (capped at
+/// [`max_threads`]), else the CPUs available to this process.
 pub fn default_num_threads() -> usize {
     std::env::var("RELU_RS_NUM_THREADS")
         .ok()
         .and_then(|v| v.trim().parse::<usize>().ok())
         .filter(|&n| n >= 1)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .map_or_else(available_cpus, |n| n.min(max_threads()))
 }
 
-/// Set the thread count (`None` restores the default). The caller has checked `n >= 1`.
-/// Calls already running keep the pool they started with.
+/// Set the thread count (`None` restores the default). The caller has checked
+/// `1 <= n <= max_threads()`. Calls already running keep the pool they started with.
 pub fn set_num_threads(n: Option<usize>) {
-    let mut s = state();
-    current_threads(&mut s); // leaks, never drops, a pool inherited across fork()
-    s.threads = n.unwrap_or_else(default_num_threads).max(1);
-    if let Some(old) = s.pool.take() {
-        drop(old); // a pool of this process: its threads exit once running calls finish
-    }
+    THREADS.store(n.unwrap_or(0), Ordering::Relaxed);
 }
 
 /// The thread count calls will use.
 pub fn num_threads() -> usize {
-    current_threads(&mut state())
+    match THREADS.load(Ordering::Relaxed) {
+        0 => default_num_threads(),
+        n => n,
+    }
 }
 
-/// The state brought up to date for this process: a pool built before `fork()` is leaked (its
-/// threads do not exist here), and an unset thread count takes its default. Returns the count.
-fn current_threads(s: &mut PoolState) -> usize {
-    let pid = std::process::id();
-    if s.pid != pid {
-        if let Some(stale) = s.pool.take() {
-            std::mem::forget(stale);
-        }
-        s.pid = pid;
-    }
-    if s.threads == 0 {
-        s.threads = default_num_threads();
-    }
-    s.threads
+/// Set when a pool could not be built; taken (and cleared) by [`take_warning`].
+static WARNING: Mutex<Option<String>> = Mutex::new(None);
+
+/// The message of a pool that could not be built since the last call, once.
+pub fn take_warning() -> Option<String> {
+    WARNING.try_lock().ok().and_then(|mut w| w.take())
 }
 
 /// The helper pool for a parallel call (`threads − 1` threads: the caller is the other one), or
-/// `None` when calls should run serially (one thread, or the pool could not be built).
+/// `None` when calls should run serially (one thread, or the pool could not be built: then not
+/// retried until the thread count changes, and said once through [`take_warning`]).
 fn pool() -> Option<Arc<ThreadPool>> {
-    let mut s = state();
-    if current_threads(&mut s) <= 1 {
+    let threads = num_threads();
+    if threads <= 1 {
         return None;
     }
-    if s.pool.is_none() {
-        s.pool = ThreadPoolBuilder::new()
-            .num_threads(s.threads - 1)
-            .thread_name(|i| format!("relu_rs-{i}"))
-            .start_handler(|_| crate::fpenv::set_standard()) // not the creator's FTZ/DAZ/rounding
-            .build()
-            .ok()
-            .map(Arc::new);
+    let mut s = slot();
+    match &s.built {
+        Some((n, pool)) if *n == threads => return Some(Arc::clone(pool)),
+        _ if s.failed == Some(threads) => return None,
+        _ => {}
     }
-    s.pool.clone()
+    s.built = None; // a pool of this process: its threads exit once running calls finish
+    match ThreadPoolBuilder::new()
+        .num_threads(threads - 1)
+        .thread_name(|i| format!("relu_rs-{i}"))
+        .start_handler(|_| crate::fpenv::set_standard()) // not the creator's FTZ/DAZ/rounding
+        .build()
+    {
+        Ok(pool) => {
+            let pool = Arc::new(pool);
+            s.built = Some((threads, Arc::clone(&pool)));
+            s.failed = None;
+            Some(pool)
+        }
+        Err(e) => {
+            s.failed = Some(threads);
+            if let Ok(mut w) = WARNING.lock() {
+                *w = Some(format!(
+                    "relu_rs could not start {} threads ({e}); it runs on the calling thread \
+                     until set_num_threads changes the count",
+                    threads - 1
+                ));
+            }
+            None
+        }
+    }
 }
 
 /// How far a parallel call has got: the next chunk to claim, and how many are finished.

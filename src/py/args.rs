@@ -171,15 +171,21 @@ fn out_of_bounds(axis: &str, ndim: usize) -> PyErr {
     ))
 }
 
-/// set_num_threads's n: an integer ≥ 1.
+/// set_num_threads's n: an integer from 1 to [`crate::parallel::max_threads`] (8 × the CPUs).
 pub fn thread_count(n: &Index) -> PyResult<usize> {
+    let max = crate::parallel::max_threads();
     match n {
-        Index::Value(v) if *v >= 1 => Ok(usize::try_from(*v).unwrap_or(usize::MAX)),
+        Index::Value(v) if *v >= 1 && *v as u64 <= max as u64 => Ok(*v as usize),
+        Index::Value(v) if *v >= 1 => Err(value_error(format!(
+            "n must be at most {max} (8 × the CPUs available), got {v}"
+        ))),
         Index::Value(v) => Err(value_error(format!("n must be >= 1, got {v}"))),
         Index::Huge(shown) if shown.starts_with('-') => {
             Err(value_error(format!("n must be >= 1, got {shown}")))
         }
-        Index::Huge(shown) => Err(value_error(format!("n is too large: {shown}"))),
+        Index::Huge(shown) => Err(value_error(format!(
+            "n must be at most {max} (8 × the CPUs available), got {shown}"
+        ))),
         Index::Bool(_) => Err(type_error("n must be an integer >= 1 or None, got a bool")),
         Index::NotInt(what) => Err(type_error(format!(
             "n must be an integer >= 1 or None, got {what}"

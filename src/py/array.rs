@@ -3,11 +3,11 @@
 
 use crate::ops::{Dtype, Order};
 use half::f16;
-use numpy::npyffi::{NPY_ARRAY_ALIGNED, NPY_ARRAY_WRITEABLE, NPY_TYPES};
-use numpy::{
-    Element, IxDyn, PyArray, PyArrayDescr, PyArrayDescrMethods, PyUntypedArray,
-    PyUntypedArrayMethods,
+use numpy::npyffi::{
+    npy_intp, NpyTypes, NPY_ARRAY_ALIGNED, NPY_ARRAY_F_CONTIGUOUS, NPY_ARRAY_WRITEABLE, NPY_TYPES,
+    PY_ARRAY_API,
 };
+use numpy::{PyArrayDescr, PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -187,31 +187,36 @@ pub fn shape_repr(shape: &[usize]) -> String {
     }
 }
 
-/// A new, uninitialised array; the caller writes every element before Python sees it.
-pub fn empty<'py>(py: Python<'py>, dtype: Dtype, shape: &[usize], order: Order) -> Array<'py> {
-    fn new<'py, T: Element>(py: Python<'py>, shape: &[usize], fortran: bool) -> Array<'py> {
-        // SAFETY: the array is written in full by the caller (a kernel or a copy) before it is
-        // returned to Python, and its element types have no invalid bit patterns but bool,
-        // which the kernels write as u8.
-        let a = unsafe { PyArray::<T, IxDyn>::new(py, shape, fortran) };
-        a.into_any()
-            .cast_into::<PyUntypedArray>()
-            .expect("a new ndarray is an ndarray")
-    }
-    let fortran = order == Order::F;
-    match dtype {
-        Dtype::F16 => new::<f16>(py, shape, fortran),
-        Dtype::F32 => new::<f32>(py, shape, fortran),
-        Dtype::F64 => new::<f64>(py, shape, fortran),
-        Dtype::I8 => new::<i8>(py, shape, fortran),
-        Dtype::I16 => new::<i16>(py, shape, fortran),
-        Dtype::I32 => new::<i32>(py, shape, fortran),
-        Dtype::I64 => new::<i64>(py, shape, fortran),
-        Dtype::U8 => new::<u8>(py, shape, fortran),
-        Dtype::U16 => new::<u16>(py, shape, fortran),
-        Dtype::U32 => new::<u32>(py, shape, fortran),
-        Dtype::U64 => new::<u64>(py, shape, fortran),
-        Dtype::Bool => new::<bool>(py, shape, fortran),
+/// A new, uninitialised array; the caller writes every element before Python sees it. A failed
+/// allocation is NumPy's MemoryError.
+pub fn empty<'py>(
+    py: Python<'py>,
+    dtype: Dtype,
+    shape: &[usize],
+    order: Order,
+) -> PyResult<Array<'py>> {
+    let mut dims: Vec<npy_intp> = shape.iter().map(|&n| n as npy_intp).collect();
+    let fortran = match order {
+        Order::C => 0,
+        Order::F => NPY_ARRAY_F_CONTIGUOUS,
+    };
+    // SAFETY: the NumPy C API with a valid type object, a new reference to a dtype (stolen by
+    // the call), `dims.len()` dimensions, no strides or data (NumPy allocates); a null result is
+    // a raised Python error. The elements are written in full before Python sees them (bool as
+    // bytes 0 and 1 by the kernels, or by a NumPy copy).
+    unsafe {
+        let ptr = PY_ARRAY_API.PyArray_NewFromDescr(
+            py,
+            numpy::npyffi::get_type_object(py, NpyTypes::PyArray_Type),
+            descr(py, dtype).into_dtype_ptr(),
+            dims.len() as std::os::raw::c_int,
+            dims.as_mut_ptr(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            fortran,
+            std::ptr::null_mut(),
+        );
+        Ok(Bound::from_owned_ptr_or_err(py, ptr)?.cast_into_unchecked::<PyUntypedArray>())
     }
 }
 
@@ -221,10 +226,10 @@ pub fn empty_like<'py>(a: &Array<'py>, dtype: Dtype) -> PyResult<Array<'py>> {
     let py = a.py();
     if a.get_type().is(py.get_type::<PyUntypedArray>()) {
         if a.is_c_contiguous() {
-            return Ok(empty(py, dtype, a.shape(), Order::C));
+            return empty(py, dtype, a.shape(), Order::C);
         }
         if a.is_fortran_contiguous() {
-            return Ok(empty(py, dtype, a.shape(), Order::F));
+            return empty(py, dtype, a.shape(), Order::F);
         }
     }
     let made = np_empty_like(py)?.call1((a, descr(py, dtype)))?;

@@ -8,7 +8,7 @@ use super::array::{
 };
 use crate::ops::{Activation, Arity, Dtype, Io, Order, Slices};
 use numpy::{PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::{PyRuntimeWarning, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
 /// `obj` as an ndarray (array-likes through `np.asarray`); a failed conversion keeps its
@@ -166,6 +166,11 @@ impl<'py> Inputs<'py> {
         if !plan.kernel_out.is(target) {
             copy_into(target, &plan.kernel_out)?;
         }
+        if let Some(message) = crate::parallel::take_warning() {
+            let py = target.py();
+            let text = std::ffi::CString::new(message).unwrap_or_default();
+            PyErr::warn(py, &py.get_type::<PyRuntimeWarning>(), &text, 1)?;
+        }
         Ok(Some(output))
     }
 
@@ -211,7 +216,7 @@ impl<'py> Plan<'py> {
         let kernel_out = if direct {
             target.clone()
         } else {
-            empty(py, dtype, target.shape(), Order::C)
+            empty(py, dtype, target.shape(), Order::C)?
         };
         let mut in_place = [false; 2];
         for (same, a) in in_place.iter_mut().zip(inputs) {

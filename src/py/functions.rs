@@ -201,7 +201,12 @@ pub fn prelu<'py>(
 }
 
 /// The α-gradient sums (exact in `dtype`) as a new array of `shape`.
-fn sums_array<'py>(py: Python<'py>, dtype: Dtype, shape: &[usize], sums: &[f64]) -> Array<'py> {
+fn sums_array<'py>(
+    py: Python<'py>,
+    dtype: Dtype,
+    shape: &[usize],
+    sums: &[f64],
+) -> PyResult<Array<'py>> {
     fn fill<T: Float>(dst: *mut u8, sums: &[f64]) {
         // SAFETY: `dst` is a new, C-contiguous array of `sums.len()` elements of T.
         let dst = unsafe { std::slice::from_raw_parts_mut(dst.cast::<T>(), sums.len()) };
@@ -209,14 +214,14 @@ fn sums_array<'py>(py: Python<'py>, dtype: Dtype, shape: &[usize], sums: &[f64])
             *d = T::from_f64(s);
         }
     }
-    let a = empty(py, dtype, shape, Order::C);
+    let a = empty(py, dtype, shape, Order::C)?;
     debug_assert_eq!(a.len(), sums.len());
     match dtype {
         Dtype::F16 => fill::<f16>(data(&a), sums),
         Dtype::F32 => fill::<f32>(data(&a), sums),
         _ => fill::<f64>(data(&a), sums),
     }
-    a
+    Ok(a)
 }
 
 /// Backward of :func:`prelu`: returns ``(grad_x, grad_alpha)`` from one fused pass.
@@ -267,7 +272,7 @@ pub fn prelu_grad<'py>(
     let sums = inputs
         .run(&op, &target, Some(&alpha.vector))?
         .unwrap_or_else(|| vec![0.0; alpha.vector.len()]);
-    let grad_alpha = sums_array(py, dtype, &alpha.shape, &sums);
+    let grad_alpha = sums_array(py, dtype, &alpha.shape, &sums)?;
     let grad_alpha = match alpha_grad_out {
         Some(ag) => {
             // written once every input has been read, so it may be alpha, grad or x
@@ -327,10 +332,12 @@ pub fn softplus_grad<'py>(
     inputs.apply(&ops::softplus::Backward { beta, threshold }, out)
 }
 
-/// Set the number of threads relu_rs uses (``n >= 1``).
+/// Set the number of threads relu_rs uses: ``1 <= n <= 8 ×`` the CPUs available to the process.
 ///
-/// ``None`` restores the default: the ``RELU_RS_NUM_THREADS`` environment variable if set, else
-/// the number of CPUs available to the process. Results do not depend on the thread count.
+/// ``None`` restores the default: the ``RELU_RS_NUM_THREADS`` environment variable if set (capped
+/// the same way), else the number of CPUs available. Results do not depend on the thread count.
+/// If the threads cannot be started, calls run on the calling thread (a RuntimeWarning says so
+/// once) until the count changes.
 #[pyfunction]
 #[pyo3(signature = (n), text_signature = "(n)")]
 pub fn set_num_threads(n: Option<Index>) -> PyResult<()> {
