@@ -174,3 +174,59 @@ def test_a_pool_that_cannot_start_runs_serially_and_says_so_once() -> None:
     assert done.returncode == 0, done.stderr
     # not retried on every call: a retry spawned threads for seconds under the old code
     assert float(done.stdout) < 0.5
+
+
+_MANY_CHANNELS_SCRIPT = r"""
+import resource, numpy as np, relu_rs
+n = 1 << 22                                       # channels, one row, channel-innermost
+x = np.random.default_rng(3).standard_normal((1, n)).astype(np.float16)
+g = np.ones_like(x)
+alpha = np.full(n, 0.25, np.float16)
+out, alpha_out = np.empty_like(x), np.empty_like(alpha)
+relu_rs.prelu_grad(g[:, :64], x[:, :64], alpha[:64])     # load everything
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+relu_rs.prelu_grad(g, x, alpha, out=out, alpha_grad_out=alpha_out)
+relu_rs.prelu(x, alpha, out=out)
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+want = np.where(x < 0, g.astype(np.float64) * x, 0).astype(np.float16)[0]
+assert np.array_equal(alpha_out, want)
+print((after - before) / 1024)                    # MiB above the arrays the caller made
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="ru_maxrss in KiB")
+def test_many_channels_need_temporaries_bounded_per_thread() -> None:
+    """4M channels of float16 (8 MiB per array): the α-gradient's temporaries stay a batch of
+    tiles' partial sums, not ~40 bytes per channel (~160 MiB here before)."""
+    done = subprocess.run([sys.executable, "-c", _MANY_CHANNELS_SCRIPT], capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    # the one array of the α-gradient's size is the fresh result copied into alpha_grad_out
+    assert float(done.stdout) < 12, f"{done.stdout.strip()} MiB of temporaries"
+
+
+_MEMORY_ERROR_SCRIPT = r"""
+import resource, numpy as np, relu_rs
+x = np.ones(1 << 24, np.float32)                  # 64 MiB
+soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+with open("/proc/self/statm") as f:
+    size = int(f.read().split()[0]) * resource.getpagesize()
+resource.setrlimit(resource.RLIMIT_AS, (size + (16 << 20), hard))
+for call in (lambda: relu_rs.relu(x), lambda: relu_rs.softplus_grad(x, x),
+             lambda: relu_rs.relu(x[::2])):
+    try:
+        call()
+    except MemoryError:
+        pass
+    else:
+        raise AssertionError("no MemoryError")
+print("ok")
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc/self/statm")
+def test_an_output_that_cannot_be_allocated_is_a_memory_error() -> None:
+    done = subprocess.run([sys.executable, "-c", _MEMORY_ERROR_SCRIPT], capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"

@@ -13,7 +13,6 @@ pub struct Forward {
 }
 
 impl Activation for Forward {
-    type Output = ();
     const ARITY: Arity = Arity::Unary;
     fn run(&self, io: Slices<'_>) {
         match io {
@@ -52,7 +51,6 @@ pub struct Backward {
 }
 
 impl Activation for Backward {
-    type Output = ();
     const ARITY: Arity = Arity::Binary;
     fn run(&self, io: Slices<'_>) {
         match io {

@@ -80,11 +80,13 @@ pub enum Order {
 }
 
 /// The contiguous buffers of one call, all in one memory order: up to two inputs (`None`: that
-/// input is `out` itself, so the op runs in place), the output, and for PReLU its α vector.
+/// input is `out` itself, so the op runs in place), the output, and for PReLU its α vector and
+/// (backward) the α-gradient it writes (both empty for other ops).
 pub struct Io<'a, T> {
     pub inputs: [Option<&'a [T]>; 2],
     pub out: &'a mut [T],
     pub alpha: &'a [T],
+    pub alpha_grad: &'a mut [T],
     pub order: Order,
 }
 
@@ -114,23 +116,20 @@ pub enum Arity {
 
 /// One activation or gradient, with its parameters checked.
 pub trait Activation: Sync {
-    /// What a call returns besides its output array (PReLU backward: the α-gradient sums).
-    type Output: Send + Default;
     const ARITY: Arity;
     /// Integer and bool inputs keep their dtype (relu) instead of being computed in float64.
     const KEEPS_INTS: bool = false;
     /// Run on the planned buffers. Only dtypes the policy allows reach here: floats, and the
     /// integers and bool where [`Activation::KEEPS_INTS`].
-    fn run(&self, io: Slices<'_>) -> Self::Output;
+    fn run(&self, io: Slices<'_>);
 }
 
-/// The result for a dtype the op's policy never lets through: nothing is computed.
-pub(crate) fn not_a_float<R: Default>() -> R {
+/// A dtype the op's policy never lets through: nothing is computed.
+pub(crate) fn not_a_float() {
     debug_assert!(
         false,
         "the dtype policy let an integer dtype reach a float-only op"
     );
-    R::default()
 }
 
 /// `out = op(x)` over the whole call, split across threads by [`crate::parallel`].

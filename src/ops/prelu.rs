@@ -34,19 +34,20 @@ pub struct Forward {
 }
 
 impl Activation for Forward {
-    type Output = ();
     const ARITY: Arity = Arity::Unary;
     fn run(&self, io: Slices<'_>) {
         match io {
-            Slices::F16(io) => match F16c::detect() {
-                Some(cpu) => {
-                    let inner = self.runs.for_order(io.order);
-                    let alpha = repeated_for_rows(io.alpha, inner);
-                    let work = PreluF16c::new(io.inputs[0], &alpha, inner, cpu);
-                    for_each_chunk(io.out, &work);
+            Slices::F16(io) => {
+                let inner = self.runs.for_order(io.order);
+                let alpha = repeated_for_rows(io.alpha, inner);
+                match F16c::detect() {
+                    Some(cpu) => {
+                        let work = PreluF16c::new(io.inputs[0], &alpha, inner, cpu);
+                        for_each_chunk(io.out, &work);
+                    }
+                    None => self.generic(io),
                 }
-                None => self.generic(io),
-            },
+            }
             Slices::F32(io) => self.generic(io),
             Slices::F64(io) => self.generic(io),
             _ => not_a_float(),
@@ -78,16 +79,15 @@ fn repeated_for_rows<T: Copy>(alpha: &[T], inner: usize) -> std::borrow::Cow<'_,
     std::borrow::Cow::Owned(alpha.repeat(rows))
 }
 
-/// grad_x = grad if x > 0 else α[c]·grad, and per channel Σ grad·min(0, x), in one pass. The
-/// sums come back rounded to the element type (as f64, exactly).
+/// grad_x = grad if x > 0 else α[c]·grad, and per channel Σ grad·min(0, x) into `alpha_grad`, in
+/// one pass.
 pub struct Backward {
     pub runs: ChannelRuns,
 }
 
 impl Activation for Backward {
-    type Output = Vec<f64>;
     const ARITY: Arity = Arity::Binary;
-    fn run(&self, io: Slices<'_>) -> Vec<f64> {
+    fn run(&self, io: Slices<'_>) {
         match io {
             Slices::F16(io) => self.fused(io),
             Slices::F32(io) => self.fused(io),
@@ -98,13 +98,9 @@ impl Activation for Backward {
 }
 
 impl Backward {
-    fn fused<T: PreluGradElement>(&self, io: Io<'_, T>) -> Vec<f64> {
+    fn fused<T: PreluGradElement>(&self, io: Io<'_, T>) {
         let inner = self.runs.for_order(io.order);
         let [grad, x] = io.inputs;
-        // a NaN sum (from a NaN term) is canonical: which NaN a sum keeps depends on its order
-        prelu_grad(grad, x, io.out, io.alpha, inner)
-            .into_iter()
-            .map(|s| T::from_f64(s.canonical()).to_f64())
-            .collect()
+        prelu_grad(grad, x, io.out, io.alpha, inner, io.alpha_grad);
     }
 }

@@ -7,7 +7,6 @@ use crate::kernels::relu::{Relu, ReluGrad};
 pub struct Forward;
 
 impl Activation for Forward {
-    type Output = ();
     const ARITY: Arity = Arity::Unary;
     const KEEPS_INTS: bool = true;
     fn run(&self, io: Slices<'_>) {
@@ -31,7 +30,6 @@ impl Activation for Forward {
 pub struct Backward;
 
 impl Activation for Backward {
-    type Output = ();
     const ARITY: Arity = Arity::Binary;
     fn run(&self, io: Slices<'_>) {
         match io {

@@ -16,7 +16,6 @@ pub struct Forward {
 }
 
 impl Activation for Forward {
-    type Output = ();
     const ARITY: Arity = Arity::Unary;
     fn run(&self, io: Slices<'_>) {
         let (beta, threshold) = (self.beta, self.threshold);
@@ -55,7 +54,6 @@ pub struct Backward {
 }
 
 impl Activation for Backward {
-    type Output = ();
     const ARITY: Arity = Arity::Binary;
     fn run(&self, io: Slices<'_>) {
         let (beta, threshold) = (self.beta, self.threshold);

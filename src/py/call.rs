@@ -147,22 +147,24 @@ impl<'py> Inputs<'py> {
         }
     }
 
-    /// Run `op` into `target`, with `alpha` (PReLU's contiguous α vector of the dtype) read
-    /// alongside. `None` when the result is empty (nothing ran).
+    /// Run `op` into `target`, with PReLU's contiguous α vector of the dtype read alongside and
+    /// its α-gradient (a new C-contiguous array of the dtype) written. `false` when the result
+    /// is empty (nothing ran).
     pub fn run<A: Activation>(
         &self,
         op: &A,
         target: &Array<'py>,
         alpha: Option<&Array<'py>>,
-    ) -> PyResult<Option<A::Output>> {
+        alpha_grad: Option<&Array<'py>>,
+    ) -> PyResult<bool> {
         if target.is_empty() {
-            return Ok(None);
+            return Ok(false);
         }
         if !is_writeable(target) {
             return Err(value_error("out is read-only"));
         }
         let plan = Plan::new(&self.arrays, alpha, self.dtype, target)?;
-        let output = plan.execute(op, self.dtype);
+        plan.execute(op, self.dtype, alpha_grad);
         if !plan.kernel_out.is(target) {
             copy_into(target, &plan.kernel_out)?;
         }
@@ -171,17 +173,17 @@ impl<'py> Inputs<'py> {
             let text = std::ffi::CString::new(message).unwrap_or_default();
             PyErr::warn(py, &py.get_type::<PyRuntimeWarning>(), &text, 1)?;
         }
-        Ok(Some(output))
+        Ok(true)
     }
 
     /// The whole call for an op whose only result is its output array.
-    pub fn apply<A: Activation<Output = ()>>(
+    pub fn apply<A: Activation>(
         &self,
         op: &A,
         out: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Array<'py>> {
         let target = self.target(out)?;
-        self.run(op, &target, None)?;
+        self.run(op, &target, None, None)?;
         Ok(target)
     }
 }
@@ -259,7 +261,7 @@ impl<'py> Plan<'py> {
 
     /// Run `op` on the planned buffers, with the GIL released for large ones, in the default
     /// floating-point environment (parameter roundings included).
-    fn execute<A: Activation>(&self, op: &A, dtype: Dtype) -> A::Output {
+    fn execute<A: Activation>(&self, op: &A, dtype: Dtype, alpha_grad: Option<&Array<'py>>) {
         let mut inputs = [None, None];
         for (slot, source) in inputs.iter_mut().zip(&self.sources) {
             if let Source::Array(a) = source {
@@ -270,6 +272,7 @@ impl<'py> Plan<'py> {
             inputs,
             out: data(&self.kernel_out),
             alpha: self.alpha.as_ref().map(|a| (data(a).cast_const(), a.len())),
+            alpha_grad: alpha_grad.map(|a| (data(a), a.len())),
             len: self.kernel_out.len(),
             order: self.order,
             dtype,
@@ -277,9 +280,10 @@ impl<'py> Plan<'py> {
         let run = move || {
             let _env = crate::fpenv::Standard::enter();
             // SAFETY: the plan made every buffer contiguous, aligned and native for `dtype`, with
-            // `len` elements (α: its own length), kept alive by `self` for this call; no input
-            // overlaps the output (an input that is the output is `None`; overlapping ones were
-            // copied); α does not overlap the output either.
+            // `len` elements (α and its gradient: their own length), kept alive by `self` and the
+            // caller for this call; no input overlaps the output (an input that is the output is
+            // `None`; overlapping ones were copied); α does not overlap the output either, and the
+            // α-gradient is a new array the caller made for this call.
             op.run(unsafe { raw.slices() })
         };
         if raw.len >= crate::parallel::GIL_RELEASE_THRESHOLD {
@@ -296,6 +300,7 @@ struct RawIo {
     inputs: [Option<*const u8>; 2],
     out: *mut u8,
     alpha: Option<(*const u8, usize)>,
+    alpha_grad: Option<(*mut u8, usize)>,
     len: usize,
     order: Order,
     dtype: Dtype,
@@ -321,6 +326,10 @@ impl RawIo {
                 alpha: match self.alpha {
                     Some((p, n)) => std::slice::from_raw_parts(p.cast::<T>(), n),
                     None => &[],
+                },
+                alpha_grad: match self.alpha_grad {
+                    Some((p, n)) => std::slice::from_raw_parts_mut(p.cast::<T>(), n),
+                    None => &mut [],
                 },
                 order: self.order,
             }

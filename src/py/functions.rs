@@ -3,14 +3,12 @@
 
 use super::args::{channel_axis, softplus_params, thread_count, Index, Real};
 use super::array::{
-    copy_in, data, empty, is_native, is_writeable, may_overlap, np_errstate, shape_repr,
-    type_error, value_error, Array,
+    copy_in, empty, is_native, is_writeable, may_overlap, np_errstate, shape_repr, type_error,
+    value_error, Array,
 };
 use super::call::{as_array, check_out, Inputs};
-use crate::element::Float;
 use crate::ops::prelu::ChannelRuns;
 use crate::ops::{self, Dtype, Order};
-use half::f16;
 use numpy::{PyArrayDescrMethods, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
@@ -196,32 +194,8 @@ pub fn prelu<'py>(
     let alpha = PreluAlpha::new(alpha, inputs.x(), inputs.dtype, &axis)?;
     let target = inputs.target(out)?;
     let op = ops::prelu::Forward { runs: alpha.runs };
-    inputs.run(&op, &target, Some(&alpha.vector))?;
+    inputs.run(&op, &target, Some(&alpha.vector), None)?;
     Ok(target)
-}
-
-/// The α-gradient sums (exact in `dtype`) as a new array of `shape`.
-fn sums_array<'py>(
-    py: Python<'py>,
-    dtype: Dtype,
-    shape: &[usize],
-    sums: &[f64],
-) -> PyResult<Array<'py>> {
-    fn fill<T: Float>(dst: *mut u8, sums: &[f64]) {
-        // SAFETY: `dst` is a new, C-contiguous array of `sums.len()` elements of T.
-        let dst = unsafe { std::slice::from_raw_parts_mut(dst.cast::<T>(), sums.len()) };
-        for (d, &s) in dst.iter_mut().zip(sums) {
-            *d = T::from_f64(s);
-        }
-    }
-    let a = empty(py, dtype, shape, Order::C)?;
-    debug_assert_eq!(a.len(), sums.len());
-    match dtype {
-        Dtype::F16 => fill::<f16>(data(&a), sums),
-        Dtype::F32 => fill::<f32>(data(&a), sums),
-        _ => fill::<f64>(data(&a), sums),
-    }
-    Ok(a)
 }
 
 /// Backward of :func:`prelu`: returns ``(grad_x, grad_alpha)`` from one fused pass.
@@ -269,10 +243,10 @@ pub fn prelu_grad<'py>(
         }
     };
     let op = ops::prelu::Backward { runs: alpha.runs };
-    let sums = inputs
-        .run(&op, &target, Some(&alpha.vector))?
-        .unwrap_or_else(|| vec![0.0; alpha.vector.len()]);
-    let grad_alpha = sums_array(py, dtype, &alpha.shape, &sums)?;
+    let grad_alpha = empty(py, dtype, &alpha.shape, Order::C)?;
+    if !inputs.run(&op, &target, Some(&alpha.vector), Some(&grad_alpha))? {
+        grad_alpha.call_method1("fill", (0,))?; // x is empty: every sum is 0
+    }
     let grad_alpha = match alpha_grad_out {
         Some(ag) => {
             // written once every input has been read, so it may be alpha, grad or x

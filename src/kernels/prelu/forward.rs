@@ -1,7 +1,7 @@
 //! PReLU forward: the generic kernel and the float16 F16C one.
 
 use super::Runs;
-use crate::element::{widen_f16, Float};
+use crate::element::Float;
 use crate::kernels::elementwise::{map_unary, ChunkOp};
 use crate::kernels::leaky_relu::{leaky_relu_scalar, LeakyRelu, LeakyReluF16c};
 use crate::simd::F16c;
@@ -45,38 +45,16 @@ pub struct PreluF16c<'a> {
     x: Option<&'a [f16]>,
     alpha: &'a [f16],
     inner: usize,
-    /// Channel-innermost only (else empty): α as f32, a NaN made canonical (so α·x is the
-    /// generic f16 product's canonical NaN), and 0xffff where α is ±0. (x86 only: elsewhere the
-    /// generic kernel runs.)
-    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
-    wide: Vec<f32>,
-    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
-    zero: Vec<u16>,
     cpu: F16c,
 }
 
 impl<'a> PreluF16c<'a> {
     /// The work for `x` (`None`: in place), one α per channel, `inner` elements per channel run.
-    /// Channel-innermost (inner = 1), it widens α once here rather than in every row.
     pub fn new(x: Option<&'a [f16]>, alpha: &'a [f16], inner: usize, cpu: F16c) -> PreluF16c<'a> {
-        let (mut wide, mut zero) = (Vec::new(), Vec::new());
-        if inner == 1 {
-            wide = vec![0.0f32; alpha.len()];
-            widen_f16(alpha, &mut wide, Some(cpu));
-            for w in wide.iter_mut() {
-                *w = w.canonical();
-            }
-            zero = alpha
-                .iter()
-                .map(|a| if a.to_bits() & 0x7fff == 0 { 0xffff } else { 0 })
-                .collect();
-        }
         PreluF16c {
             x,
             alpha,
             inner,
-            wide,
-            zero,
             cpu,
         }
     }
@@ -94,9 +72,7 @@ impl ChunkOp<f16> for PreluF16c<'_> {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: the token proves the CPU has F16C and AVX2.
             unsafe {
-                crate::simd::x86::f16c::prelu::prelu_innermost_f16c(
-                    x, out, self.alpha, &self.wide, &self.zero, start,
-                )
+                crate::simd::x86::f16c::prelu::prelu_innermost_f16c(x, out, self.alpha, start)
             };
             #[cfg(not(target_arch = "x86_64"))]
             prelu(x, out, self.alpha, 1, start);

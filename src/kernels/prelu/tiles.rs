@@ -3,6 +3,7 @@
 //! same for every thread count.
 
 use super::backward::{fold_plain, prelu_grad_piece, PreluGradElement};
+use crate::element::Float;
 use crate::math::CompensatedSum;
 use crate::parallel::{map_tiles, SharedMut};
 use crate::simd::{self, Task};
@@ -38,36 +39,66 @@ struct ColumnBlock {
     nch: usize,
 }
 
-/// Column blocks for `channels × inner` columns. With `inner ≥ TILE_COLS` each channel's run is cut
-/// into blocks of `TILE_COLS`; otherwise blocks hold whole channels, about `TILE_COLS` columns each.
-fn column_blocks(channels: usize, inner: usize) -> Vec<ColumnBlock> {
-    let mut blocks = Vec::new();
-    if inner >= TILE_COLS {
-        for ch in 0..channels {
-            let base = ch * inner;
-            for c0 in (0..inner).step_by(TILE_COLS) {
-                let c1 = (c0 + TILE_COLS).min(inner);
-                blocks.push(ColumnBlock {
-                    col0: base + c0,
-                    col1: base + c1,
-                    ch0: ch,
-                    nch: 1,
-                });
-            }
-        }
-    } else {
-        let per = (TILE_COLS / inner).clamp(1, TILE_CHANNELS);
-        for ch0 in (0..channels).step_by(per) {
-            let nch = per.min(channels - ch0);
-            blocks.push(ColumnBlock {
-                col0: ch0 * inner,
-                col1: (ch0 + nch) * inner,
-                ch0,
-                nch,
-            });
+/// The column blocks of `channels × inner` columns, by index (no list: a layer may have millions
+/// of channels). With `inner ≥ TILE_COLS` each channel's run is cut into blocks of `TILE_COLS`;
+/// otherwise blocks hold whole channels, about `TILE_COLS` columns each. Blocks of one channel, or
+/// of consecutive channels, have consecutive indices.
+#[derive(Clone, Copy, Debug)]
+struct ColumnBlocks {
+    channels: usize,
+    inner: usize,
+    /// Blocks per channel (`inner ≥ TILE_COLS`), or channels per block.
+    per: usize,
+    split_channels: bool,
+}
+
+impl ColumnBlocks {
+    fn new(channels: usize, inner: usize) -> ColumnBlocks {
+        let split_channels = inner >= TILE_COLS;
+        let per = if split_channels {
+            inner.div_ceil(TILE_COLS)
+        } else {
+            (TILE_COLS / inner).clamp(1, TILE_CHANNELS)
+        };
+        ColumnBlocks {
+            channels,
+            inner,
+            per,
+            split_channels,
         }
     }
-    blocks
+
+    fn len(&self) -> usize {
+        if self.split_channels {
+            self.channels * self.per
+        } else {
+            self.channels.div_ceil(self.per)
+        }
+    }
+
+    fn get(&self, b: usize) -> ColumnBlock {
+        if self.split_channels {
+            let (ch, piece) = (b / self.per, b % self.per);
+            let c0 = piece * TILE_COLS;
+            let c1 = (c0 + TILE_COLS).min(self.inner);
+            let base = ch * self.inner;
+            ColumnBlock {
+                col0: base + c0,
+                col1: base + c1,
+                ch0: ch,
+                nch: 1,
+            }
+        } else {
+            let ch0 = b * self.per;
+            let nch = self.per.min(self.channels - ch0);
+            ColumnBlock {
+                col0: ch0 * self.inner,
+                col1: (ch0 + nch) * self.inner,
+                ch0,
+                nch,
+            }
+        }
+    }
 }
 
 /// One tile of the PReLU backward, as a [`Task`]: rows `rows` × one column block.
@@ -159,14 +190,20 @@ impl<T: PreluGradElement> Task for TileTask<'_, T> {
     }
 }
 
-/// The fused, tiled PReLU backward: `out = leaky_relu_grad(grad, x; alpha[c])` and the returned
-/// per-channel sums Σ grad·min(0, x), one pass.
+/// Tiles run (in parallel) in batches of this many, their partial sums merged before the next
+/// batch: the partial sums in memory stay bounded whatever the channel count.
+const TILES_PER_BATCH: usize = 64;
+
+/// The fused, tiled PReLU backward: `out = leaky_relu_grad(grad, x; alpha[c])`, and in
+/// `alpha_grad` the per-channel sums Σ grad·min(0, x) (a NaN sum canonical), one pass.
 ///
 /// The flat array is the matrix `(outer rows) × (channels·inner columns)`. It is cut into tiles of
 /// `rows_per_tile` rows × one column block (both from the shape alone). Each tile accumulates the
-/// α-gradient of its channels in compensated f64 sums, row by row. Tiles run in parallel; their
-/// partial sums are then merged per channel in tile order (row block, then column block), a fixed
-/// order, so the result does not depend on the thread count.
+/// α-gradient of its channels in compensated f64 sums, row by row. Tiles are numbered column block
+/// by column block, row blocks in order within one; they run in parallel in batches, and their
+/// partial sums are merged per channel in tile order, a fixed order, so the result does not depend
+/// on the thread count. A channel's sums are written out once its last tile is merged, so the
+/// temporaries are a batch of tiles' partial sums, not one per channel.
 ///
 /// `grad`/`x` are `None` when they are `out` itself.
 pub fn prelu_grad<T: PreluGradElement>(
@@ -175,15 +212,25 @@ pub fn prelu_grad<T: PreluGradElement>(
     out: &mut [T],
     alpha: &[T],
     inner: usize,
-) -> Vec<f64> {
+    alpha_grad: &mut [T],
+) {
     let channels = alpha.len();
+    debug_assert_eq!(alpha_grad.len(), channels);
+    let finish = |dst: &mut [T], sums: &[CompensatedSum]| {
+        for (d, s) in dst.iter_mut().zip(sums) {
+            // which NaN a sum keeps depends on its order: a NaN sum is the canonical one
+            *d = T::from_f64(s.value().canonical());
+        }
+    };
     let row_len = channels * inner;
     if out.is_empty() || row_len == 0 {
-        return vec![0.0; channels];
+        alpha_grad.fill(T::ZERO);
+        return;
     }
     let outer = out.len() / row_len;
-    let blocks = column_blocks(channels, inner);
-    let width = blocks[0].col1 - blocks[0].col0;
+    let blocks = ColumnBlocks::new(channels, inner);
+    let first = blocks.get(0);
+    let width = first.col1 - first.col0;
     let tile_elems = (out.len() / TILE_MIN_COUNT).clamp(TILE_ELEMS_MIN, TILE_ELEMS_MAX);
     let min_rows = TILE_MIN_PER_CHANNEL.div_ceil(inner);
     let rows_per_tile = (tile_elems / width).max(min_rows).clamp(1, outer);
@@ -204,7 +251,7 @@ pub fn prelu_grad<T: PreluGradElement>(
     };
 
     let run_tile = |t: usize| -> Vec<CompensatedSum> {
-        let rb = t / blocks.len();
+        let rb = t % row_blocks;
         let task = TileTask {
             grad,
             x,
@@ -214,26 +261,41 @@ pub fn prelu_grad<T: PreluGradElement>(
             inner,
             row_len,
             rows: rb * rows_per_tile..((rb + 1) * rows_per_tile).min(outer),
-            block: blocks[t % blocks.len()],
+            block: blocks.get(t / row_blocks),
             rows_per_group,
             alpha_rows: &alpha_rows,
         };
         simd::dispatch(isa, task)
     };
-    if n_tiles == 1 && blocks.len() == 1 {
+    if n_tiles == 1 {
         // one tile of every channel: its partial sums are the sums
-        return run_tile(0).iter().map(CompensatedSum::value).collect();
+        return finish(alpha_grad, &run_tile(0));
     }
-    // each tile's partial sums merged per channel in tile order, whichever thread ran it
-    let mut sums = vec![CompensatedSum::default(); channels];
-    let partials = map_tiles(n_tiles, len.saturating_mul(PRELU_GRAD_COST), run_tile);
-    for (t, acc) in partials.iter().enumerate() {
-        let b = blocks[t % blocks.len()];
-        for (s, a) in sums[b.ch0..b.ch0 + b.nch].iter_mut().zip(acc) {
-            s.merge(a);
+    // the sums of the channels of the current column block(s), and their first channel
+    let mut acc: Vec<CompensatedSum> = Vec::new();
+    let mut acc_ch0 = None;
+    for batch in (0..n_tiles).step_by(TILES_PER_BATCH) {
+        let n = TILES_PER_BATCH.min(n_tiles - batch);
+        let work = len.saturating_mul(PRELU_GRAD_COST);
+        let partials = map_tiles(n, work, |i| run_tile(batch + i));
+        for (i, part) in partials.iter().enumerate() {
+            let b = blocks.get((batch + i) / row_blocks);
+            if acc_ch0 != Some(b.ch0) {
+                if let Some(ch0) = acc_ch0 {
+                    finish(&mut alpha_grad[ch0..ch0 + acc.len()], &acc);
+                }
+                acc.clear();
+                acc.resize(b.nch, CompensatedSum::default());
+                acc_ch0 = Some(b.ch0);
+            }
+            for (s, a) in acc.iter_mut().zip(part) {
+                s.merge(a);
+            }
         }
     }
-    sums.iter().map(CompensatedSum::value).collect()
+    if let Some(ch0) = acc_ch0 {
+        finish(&mut alpha_grad[ch0..ch0 + acc.len()], &acc);
+    }
 }
 
 #[cfg(test)]
@@ -251,9 +313,9 @@ mod tests {
             (2, 512),
             (5, 513),
         ] {
-            let blocks = column_blocks(channels, inner);
+            let blocks = ColumnBlocks::new(channels, inner);
             let mut next = 0;
-            for b in &blocks {
+            for b in (0..blocks.len()).map(|k| blocks.get(k)) {
                 assert_eq!(b.col0, next);
                 assert!(b.col1 > b.col0);
                 assert_eq!(b.ch0, b.col0 / inner);

@@ -171,11 +171,10 @@ pub mod prelu {
     use half::f16;
     use std::arch::x86_64::{
         __m128i, __m256, _mm256_add_pd, _mm256_andnot_ps, _mm256_castps256_ps128, _mm256_cmp_ps,
-        _mm256_cvtph_ps, _mm256_cvtps_pd, _mm256_cvtps_ph, _mm256_extractf128_ps, _mm256_loadu_pd,
-        _mm256_loadu_ps, _mm256_mul_ps, _mm256_set1_ps, _mm256_setzero_ps, _mm256_storeu_pd,
-        _mm_and_si128, _mm_andnot_si128, _mm_blendv_epi8, _mm_cmpeq_epi16, _mm_cmpgt_epi16,
-        _mm_loadu_si128, _mm_or_si128, _mm_set1_epi16, _mm_setzero_si128, _mm_storeu_si128,
-        _CMP_GE_OQ, _MM_FROUND_TO_NEAREST_INT,
+        _mm256_cvtph_ps, _mm256_cvtps_pd, _mm256_extractf128_ps, _mm256_loadu_pd, _mm256_mul_ps,
+        _mm256_set1_ps, _mm256_setzero_ps, _mm256_storeu_pd, _mm_and_si128, _mm_andnot_si128,
+        _mm_blendv_epi8, _mm_cmpeq_epi16, _mm_cmpgt_epi16, _mm_loadu_si128, _mm_or_si128,
+        _mm_set1_epi16, _mm_setzero_si128, _mm_storeu_si128, _CMP_GE_OQ,
     };
 
     /// Forward PReLU, channel-innermost (inner = 1), on the piece of the flat array that starts
@@ -195,12 +194,9 @@ pub mod prelu {
         x: Option<&[f16]>,
         out: &mut [f16],
         alpha: &[f16],
-        wide: &[f32],
-        zero: &[u16],
         start: usize,
     ) {
         let (n, channels) = (out.len(), alpha.len());
-        let (wide, zero) = (&wide[..channels], &zero[..channels]);
         let dst = out.as_mut_ptr();
         let src = x.map_or(dst.cast_const(), <[f16]>::as_ptr);
         // as i16, the bits of +0, x > 0 and every NaN (negative NaNs are 0xfc01..=0xffff) are
@@ -214,19 +210,18 @@ pub mod prelu {
             let full = run / 8 * 8;
             for j in (0..full).step_by(8) {
                 // SAFETY: i + j + 8 <= n elements of `out` (and `x`), ch + j + 8 <= channels of
-                // `wide` and `zero`; each group is read before it is written, so in place works.
+                // `alpha`; each group is read before it is written, so in place works.
                 unsafe {
                     let xh = _mm_loadu_si128(src.add(i + j).cast::<__m128i>());
-                    let a = _mm256_loadu_ps(wide.as_ptr().add(ch + j));
-                    let p = _mm256_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(_mm256_mul_ps(
-                        a,
-                        _mm256_cvtph_ps(xh),
-                    ));
+                    let ah = _mm_loadu_si128(alpha.as_ptr().add(ch + j).cast::<__m128i>());
+                    // α·x, exact in f32, rounded once; a NaN (from a NaN α) canonical
+                    let p = scaled(_mm256_cvtph_ps(ah), _mm256_cvtph_ps(xh));
                     // x = −0 or α = ±0: +0 (0·(−∞) would be NaN, and so would NaN·(−0))
-                    let to_zero = _mm_or_si128(
-                        _mm_cmpeq_epi16(xh, negative_zero),
-                        _mm_loadu_si128(zero.as_ptr().add(ch + j).cast::<__m128i>()),
+                    let alpha_zero = _mm_cmpeq_epi16(
+                        _mm_and_si128(ah, _mm_set1_epi16(0x7fff)),
+                        _mm_setzero_si128(),
                     );
+                    let to_zero = _mm_or_si128(_mm_cmpeq_epi16(xh, negative_zero), alpha_zero);
                     let keep = _mm_cmpgt_epi16(xh, negative_infinity);
                     let r = _mm_blendv_epi8(_mm_andnot_si128(to_zero, p), xh, keep);
                     _mm_storeu_si128(dst.add(i + j).cast::<__m128i>(), r);
