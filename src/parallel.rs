@@ -31,7 +31,8 @@ const MIN_CHUNK: usize = 4096;
 /// The GIL is released around kernels on at least this many elements.
 pub const GIL_RELEASE_THRESHOLD: usize = 1 << 14;
 
-/// The thread count set by `set_num_threads` (0: the default). An atomic outside any lock, so a
+/// The thread count calls use (0: not yet decided; the default is computed once, since reading
+/// the CPUs available means system calls and cgroup files). An atomic outside any lock, so a
 /// child forked while another thread held a lock still reads it.
 static THREADS: AtomicUsize = AtomicUsize::new(0);
 
@@ -110,16 +111,20 @@ pub fn default_num_threads() -> usize {
         .map_or_else(available_cpus, |n| n.min(max_threads()))
 }
 
-/// Set the thread count (`None` restores the default). The caller has checked
+/// Set the thread count (`None` restores the default, read again now). The caller has checked
 /// `1 <= n <= max_threads()`. Calls already running keep the pool they started with.
 pub fn set_num_threads(n: Option<usize>) {
-    THREADS.store(n.unwrap_or(0), Ordering::Relaxed);
+    THREADS.store(n.unwrap_or_else(default_num_threads), Ordering::Relaxed);
 }
 
 /// The thread count calls will use.
 pub fn num_threads() -> usize {
     match THREADS.load(Ordering::Relaxed) {
-        0 => default_num_threads(),
+        0 => {
+            let n = default_num_threads();
+            THREADS.store(n, Ordering::Relaxed);
+            n
+        }
         n => n,
     }
 }
