@@ -197,7 +197,7 @@ print((after - before) / 1024)                    # MiB above the arrays the cal
 @pytest.mark.skipif(sys.platform != "linux", reason="ru_maxrss in KiB")
 def test_many_channels_need_temporaries_bounded_per_thread() -> None:
     """4M channels of float16 (8 MiB per array): the α-gradient's temporaries stay a batch of
-    tiles' partial sums, not ~40 bytes per channel (~160 MiB here before)."""
+    tiles' partial sums, not ~40 bytes per channel (152.7 MiB with the build before)."""
     done = subprocess.run([sys.executable, "-c", _MANY_CHANNELS_SCRIPT], capture_output=True,
                           text=True, timeout=120)  # fmt: skip
     assert done.returncode == 0, done.stderr
