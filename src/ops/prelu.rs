@@ -2,7 +2,7 @@
 //!
 //! The planned buffers are one memory order; the flat array is `(outer, channels, inner)` in it,
 //! `inner` being the elements per channel run: the product of the axes after the channel axis in
-//! C order, of those before it in F order (`inner_c`, `inner_f`). A shared α is one channel
+//! C order, of those before it in F order ([`ChannelRuns`]). A shared α is one channel
 //! whose run is the whole array.
 
 use super::{not_a_float, Activation, Arity, Io, Order, Slices};
