@@ -13,7 +13,7 @@
 use crate::kernels::elementwise::ChunkOp;
 use crate::simd::{self, Task};
 use rayon::{ThreadPool, ThreadPoolBuilder};
-use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 /// Work (elements × the op's `COST`, relu = 1) below which a call runs on the calling thread:
@@ -129,12 +129,17 @@ pub fn num_threads() -> usize {
     }
 }
 
-/// Set when a pool could not be built; taken (and cleared) by [`take_warning`].
+/// Set when a pool could not be built; taken (and cleared) by [`take_warning`]. `HAS_WARNING`
+/// lets every call check for it with one load instead of a lock.
 static WARNING: Mutex<Option<String>> = Mutex::new(None);
+static HAS_WARNING: AtomicBool = AtomicBool::new(false);
 
 /// The message of a pool that could not be built since the last call, once.
 pub fn take_warning() -> Option<String> {
-    WARNING.try_lock().ok().and_then(|mut w| w.take())
+    if !HAS_WARNING.load(Ordering::Relaxed) || !HAS_WARNING.swap(false, Ordering::Acquire) {
+        return None;
+    }
+    WARNING.lock().ok().and_then(|mut w| w.take())
 }
 
 /// The helper pool for a parallel call (`threads − 1` threads: the caller is the other one), or
@@ -172,6 +177,7 @@ fn pool() -> Option<Arc<ThreadPool>> {
                      until set_num_threads changes the count",
                     threads - 1
                 ));
+                HAS_WARNING.store(true, Ordering::Release);
             }
             None
         }

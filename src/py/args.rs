@@ -9,15 +9,6 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyFloat, PyType};
 
-fn imported<'py>(
-    py: Python<'py>,
-    cell: &'static PyOnceLock<Py<PyType>>,
-    module: &str,
-    name: &str,
-) -> PyResult<&'py Bound<'py, PyType>> {
-    cell.import(py, module, name)
-}
-
 /// `type(obj).__name__`.
 fn type_name(obj: &Bound<'_, PyAny>) -> String {
     obj.get_type()
@@ -62,7 +53,7 @@ impl Real {
         static NUMBERS_REAL: PyOnceLock<Py<PyType>> = PyOnceLock::new();
         let py = obj.py();
         let real = !obj.is_instance_of::<PyBool>()
-            && (obj.is_instance(imported(py, &NUMBERS_REAL, "numbers", "Real")?)?
+            && (obj.is_instance(NUMBERS_REAL.import(py, "numbers", "Real")?)?
                 || obj.cast::<PyUntypedArray>().is_ok_and(|a| {
                     a.ndim() == 0 && matches!(a.dtype().kind(), b'f' | b'i' | b'u')
                 }));
@@ -140,7 +131,7 @@ impl Index {
     fn classify(obj: &Bound<'_, PyAny>) -> PyResult<Index> {
         static NUMPY_BOOL: PyOnceLock<Py<PyType>> = PyOnceLock::new();
         if obj.is_instance_of::<PyBool>()
-            || obj.is_instance(imported(obj.py(), &NUMPY_BOOL, "numpy", "bool_")?)?
+            || obj.is_instance(NUMPY_BOOL.import(obj.py(), "numpy", "bool_")?)?
         {
             return Ok(Index::Bool(repr(obj)));
         }
@@ -152,11 +143,11 @@ impl Index {
     }
 }
 
-/// PReLU's channel axis for an `ndim`-dimensional x, in `0..ndim`.
-pub fn channel_axis(axis: &Index, ndim: usize) -> PyResult<usize> {
+/// PReLU's channel axis for an `ndim`-dimensional x: in `0..ndim`, and as given (for messages).
+pub fn channel_axis(axis: &Index, ndim: usize) -> PyResult<(usize, i64)> {
     let nd = ndim as i64;
     match axis {
-        Index::Value(ax) if -nd <= *ax && *ax < nd => Ok(ax.rem_euclid(nd.max(1)) as usize),
+        Index::Value(ax) if -nd <= *ax && *ax < nd => Ok((ax.rem_euclid(nd.max(1)) as usize, *ax)),
         Index::Value(ax) => Err(out_of_bounds(&ax.to_string(), ndim)),
         Index::Huge(shown) => Err(out_of_bounds(shown, ndim)),
         Index::Bool(what) | Index::NotInt(what) => {

@@ -23,19 +23,11 @@ pub fn value_error(msg: impl Into<String>) -> PyErr {
 }
 
 /// A function of the `numpy` module, looked up once.
-fn numpy_fn<'py>(
-    py: Python<'py>,
-    cell: &'static PyOnceLock<Py<PyAny>>,
-    name: &str,
-) -> PyResult<&'py Bound<'py, PyAny>> {
-    cell.import(py, "numpy", name)
-}
-
 macro_rules! numpy_function {
     ($fn_name:ident, $name:literal) => {
         pub fn $fn_name(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
             static CELL: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-            numpy_fn(py, &CELL, $name)
+            CELL.import(py, "numpy", $name)
         }
     };
 }

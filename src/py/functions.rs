@@ -130,12 +130,9 @@ impl<'py> PreluAlpha<'py> {
                     shape_repr(&shape)
                 )));
             }
-            let ax = channel_axis(axis, x.ndim())?;
+            let (ax, given) = channel_axis(axis, x.ndim())?;
             let xs = x.shape();
             if shape[0] != xs[ax] {
-                let Index::Value(given) = axis else {
-                    unreachable!("channel_axis accepted only an integer")
-                };
                 return Err(value_error(format!(
                     "alpha has {} values but x.shape[{given}] is {}",
                     shape[0], xs[ax]
