@@ -5,7 +5,6 @@ use crate::element::Float;
 use crate::kernels::elementwise::stage_copy;
 use crate::kernels::leaky_relu::leaky_relu_grad_scalar;
 use crate::math::{CompensatedLanes, CompensatedSum};
-use crate::simd::F16c;
 use half::f16;
 use std::mem::MaybeUninit;
 
@@ -213,7 +212,7 @@ impl PreluGradElement for f16 {
         lanes: &mut [f64; PLAIN_LANES],
     ) {
         #[cfg(target_arch = "x86_64")]
-        if let Some(_proof) = F16c::detect() {
+        if let Some(_proof) = crate::simd::F16c::detect() {
             // SAFETY: the token proves the CPU has F16C and AVX2.
             return unsafe {
                 crate::simd::x86::f16c::prelu::grad_run_lanes_f16c(g, x, out, alpha, lanes)
@@ -231,7 +230,7 @@ impl PreluGradElement for f16 {
         plain: &mut [f64],
     ) {
         #[cfg(target_arch = "x86_64")]
-        if let Some(_proof) = F16c::detect() {
+        if let Some(_proof) = crate::simd::F16c::detect() {
             // SAFETY: as above.
             return unsafe {
                 crate::simd::x86::f16c::prelu::grad_innermost_plain_f16c(g, x, out, alpha, plain)
