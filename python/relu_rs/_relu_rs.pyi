@@ -25,8 +25,16 @@ _Array = npt.NDArray[Any]
 __version__: Final[str]
 _float_dtypes: Final[list[str]]
 
-def relu(x: npt.ArrayLike, *, out: _Array | None = None) -> _Array: ...
-def relu_grad(grad: npt.ArrayLike, x: npt.ArrayLike, *, out: _Array | None = None) -> _Array: ...
+def relu(
+    x: npt.ArrayLike, *, max_value: float | None = None, out: _Array | None = None
+) -> _Array: ...
+def relu_grad(
+    grad: npt.ArrayLike,
+    x: npt.ArrayLike,
+    *,
+    max_value: float | None = None,
+    out: _Array | None = None,
+) -> _Array: ...
 def leaky_relu(x: npt.ArrayLike, alpha: float = 0.01, *, out: _Array | None = None) -> _Array: ...
 def leaky_relu_grad(
     grad: npt.ArrayLike, x: npt.ArrayLike, alpha: float = 0.01, *, out: _Array | None = None
@@ -57,6 +65,7 @@ def softplus_grad(
     threshold: float | None = None,
     *,
     out: _Array | None = None,
+    from_output: bool = False,
 ) -> _Array: ...
 def set_num_threads(n: int | None) -> None: ...
 def get_num_threads() -> int: ...

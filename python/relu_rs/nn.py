@@ -66,28 +66,31 @@ def _writeable_array(x: npt.ArrayLike, layer: str) -> Array:
 
 
 class ReLU(Module):
-    """relu(x) = max(0, x). Backward uses the output (positive exactly where the input is).
+    """relu(x) = max(0, x), or min(max(0, x), max_value) (``max_value=6``: ReLU6).
 
+    Backward uses the output, which lies in (0, max_value) exactly where the input does.
     ``inplace=True`` writes into ``x`` and returns ``x`` itself.
     """
 
-    def __init__(self, inplace: bool = False) -> None:
+    def __init__(self, max_value: float | None = None, inplace: bool = False) -> None:
+        F.relu(_NO_DATA, max_value=max_value)  # max_value checked as the function checks it
+        self.max_value = max_value
         self.inplace = inplace
 
     def forward(self, x: npt.ArrayLike) -> Array:
         if self.inplace:
             xa = _writeable_array(x, "ReLU")
-            y = F.relu(xa, out=xa)
+            y = F.relu(xa, max_value=self.max_value, out=xa)
         else:
-            y = F.relu(x)
+            y = F.relu(x, max_value=self.max_value)
         self._saved = y
         return y
 
     def backward(self, grad: npt.ArrayLike) -> Array:
-        return F.relu_grad(grad, self._saved_or_raise())
+        return F.relu_grad(grad, self._saved_or_raise(), max_value=self.max_value)
 
     def __repr__(self) -> str:
-        return f"ReLU(inplace={self.inplace})"
+        return f"ReLU(max_value={self.max_value}, inplace={self.inplace})"
 
 
 class LeakyReLU(Module):
@@ -193,21 +196,36 @@ class PReLU(Module):
 
 
 class Softplus(Module):
-    """softplus(x) = log(1 + exp(beta·x)) / beta (x where beta·x > threshold)."""
+    """softplus(x) = log(1 + exp(beta·x)) / beta (x where beta·x > threshold).
 
-    def __init__(self, beta: float = 1.0, threshold: float | None = None) -> None:
+    ``inplace=True`` writes into ``x`` (returning ``x`` itself) and backward uses the output:
+    sigmoid(beta·x) = 1 − exp(−beta·y) (``softplus_grad(..., from_output=True)``, within 3 ULP).
+    Otherwise backward uses a reference to the input (no copy, as PyTorch does; ≤ 2 ULP):
+    modifying ``x`` between forward and backward changes the gradient.
+    """
+
+    def __init__(
+        self, beta: float = 1.0, threshold: float | None = None, inplace: bool = False
+    ) -> None:
         F.softplus(_NO_DATA, beta, threshold)  # beta and threshold checked as the function does
         self.beta = float(beta)
         self.threshold = threshold
+        self.inplace = inplace
 
     def forward(self, x: npt.ArrayLike) -> Array:
-        xa = np.asarray(x)
-        y = F.softplus(xa, self.beta, self.threshold)
-        self._saved = xa
+        if self.inplace:
+            xa = _writeable_array(x, "Softplus")
+            y = F.softplus(xa, self.beta, self.threshold, out=xa)
+            self._saved = y
+        else:
+            xa = np.asarray(x)
+            y = F.softplus(xa, self.beta, self.threshold)
+            self._saved = xa
         return y
 
     def backward(self, grad: npt.ArrayLike) -> Array:
-        return F.softplus_grad(grad, self._saved_or_raise(), self.beta, self.threshold)
+        saved = self._saved_or_raise()
+        return F.softplus_grad(grad, saved, self.beta, self.threshold, from_output=self.inplace)
 
     def __repr__(self) -> str:
-        return f"Softplus(beta={self.beta}, threshold={self.threshold})"
+        return f"Softplus(beta={self.beta}, threshold={self.threshold}, inplace={self.inplace})"

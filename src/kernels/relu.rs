@@ -54,6 +54,47 @@ impl<T: Float> BinaryOp<T> for ReluGrad {
     }
 }
 
+/// relu clipped at `max`: min(max(0, x), max), for `max >= 0` (ReLU6 at `max = 6`).
+///
+/// NaN in, the same NaN out; ±0 gives +0 (for `max = +0` as well). Exact: the result is `x`,
+/// `+0` or `max`.
+pub struct ClippedRelu<T> {
+    pub max: T,
+}
+
+impl<T: ReluElement> UnaryOp<T> for ClippedRelu<T> {
+    const STAGE_IN_PLACE: bool = T::STAGE_IN_PLACE;
+    #[inline(always)]
+    fn apply(&self, x: T) -> T {
+        let r = relu_scalar(x);
+        // NaN > max is false: the NaN stays
+        if r > self.max {
+            self.max
+        } else {
+            r
+        }
+    }
+}
+
+/// The gradient of [`ClippedRelu`]: `grad` where `0 < x < max`, `+0` elsewhere (0 at both ends,
+/// as PyTorch's relu6/hardtanh backward), NaN where `x` is NaN. `x` may be the clipped output:
+/// it lies strictly inside (0, max) at the same places.
+pub struct ClippedReluGrad<T> {
+    pub max: T,
+}
+
+impl<T: Float> BinaryOp<T> for ClippedReluGrad<T> {
+    #[inline(always)]
+    fn apply(&self, grad: T, x: T) -> T {
+        let kept = grad.keep_or_zero(x > T::ZERO && x < self.max);
+        if x.is_nan() {
+            x
+        } else {
+            kept
+        }
+    }
+}
+
 /// `out = relu(x)` over contiguous slices (any layout, contiguous); `x = None` works in place.
 #[cfg(test)]
 #[inline(always)]

@@ -220,6 +220,46 @@ impl<T: Float> BinaryOp<T> for SoftplusGradScaled {
     }
 }
 
+/// softplus' · grad from softplus's output y instead of its input: grad·(1 − e^(−β·y))
+/// ([`math::sigmoid_from_softplus`]); `grad` where β·y > threshold. In f64, rounded once.
+///
+/// Bound (for y from relu_rs's softplus of x, y normal): within 2·(y's ULP error) + 0.5 + ε ULP
+/// of grad·σ(β·x), as the evaluation's error is below 2^−30 relative (f32/f16) or about one f64
+/// ULP (libm's expm1, f64).
+pub struct SoftplusGradFromOutput {
+    pub beta: f64,
+    pub threshold: f64,
+}
+
+impl<T: Float> BinaryOp<T> for SoftplusGradFromOutput {
+    const STAGE_IN_PLACE: bool = true;
+    const COST: usize = 20;
+    #[inline(always)]
+    fn apply(&self, grad: T, y: T) -> T {
+        let (g, v) = (grad.to_f64(), y.to_f64());
+        let s = match (T::IS_F64, self.beta == 1.0) {
+            (true, true) => math::sigmoid_from_softplus::<Libm, false>(v, 1.0),
+            (true, false) => math::sigmoid_from_softplus::<Libm, true>(v, self.beta),
+            (false, true) => math::sigmoid_from_softplus::<Vectorized, false>(v, 1.0),
+            (false, false) => math::sigmoid_from_softplus::<Vectorized, true>(v, self.beta),
+        };
+        let r = g * s;
+        // as for the input: σ > 0 wherever y could come from a finite x, so an infinite grad
+        // gives ±∞ rather than ∞·0
+        let r = if r.is_nan() && g.is_infinite() && v.is_finite() {
+            g
+        } else {
+            r
+        };
+        let r = if self.beta * v > self.threshold { g } else { r };
+        if y.is_nan() {
+            y
+        } else {
+            T::from_f64(r.canonical())
+        }
+    }
+}
+
 /// `out = softplus(x; beta, threshold)`; see [`math::softplus`]. `x = None` works in place.
 #[cfg(test)]
 #[inline(always)]

@@ -51,6 +51,11 @@ impl Dtype {
         }
     }
 
+    /// Whether it is a floating-point type.
+    pub fn is_float(self) -> bool {
+        matches!(self, Dtype::F16 | Dtype::F32 | Dtype::F64)
+    }
+
     /// Bytes per element.
     pub fn size(self) -> usize {
         match self {

@@ -4,7 +4,7 @@
 use super::{map_binary, map_unary, not_a_float, Activation, Arity, Slices};
 use crate::kernels::elementwise::{BinaryF16, UnaryF16};
 use crate::kernels::softplus::{
-    SoftplusGradScaled, SoftplusGradUnit, SoftplusScaled, SoftplusUnit,
+    SoftplusGradFromOutput, SoftplusGradScaled, SoftplusGradUnit, SoftplusScaled, SoftplusUnit,
 };
 use crate::parallel::for_each_chunk;
 use crate::simd::F16c;
@@ -47,16 +47,27 @@ impl Activation for Forward {
     }
 }
 
-/// grad·σ(β·x); grad where β·x > threshold.
+/// grad·σ(β·x); grad where β·x > threshold. With `from_output` the second input is y =
+/// softplus(x) and σ(β·x) = 1 − e^(−β·y); grad where β·y > threshold.
 pub struct Backward {
     pub beta: f64,
     pub threshold: f64,
+    pub from_output: bool,
 }
 
 impl Activation for Backward {
     const ARITY: Arity = Arity::Binary;
     fn run(&self, io: Slices<'_>) {
         let (beta, threshold) = (self.beta, self.threshold);
+        if self.from_output {
+            let op = SoftplusGradFromOutput { beta, threshold };
+            return match io {
+                Slices::F16(io) => map_binary(op, io),
+                Slices::F32(io) => map_binary(op, io),
+                Slices::F64(io) => map_binary(op, io),
+                _ => not_a_float(),
+            };
+        }
         if beta != 1.0 {
             let op = SoftplusGradScaled { beta, threshold };
             return match io {

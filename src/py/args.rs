@@ -2,6 +2,7 @@
 //! order the functions document, naming the argument.
 
 use super::array::{type_error, value_error};
+use crate::ops::relu::MaxValue;
 use crate::ops::Dtype;
 use numpy::{PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::exceptions::PyOverflowError;
@@ -115,6 +116,41 @@ pub fn softplus_params(
         ));
     }
     Ok((b, t))
+}
+
+/// relu's `max_value` for x computed in `dtype`: `None` (given as None or +∞) is no clip. A real
+/// number ≥ 0, not NaN; for integer x an integer, taken exactly (a Python or NumPy int beyond
+/// 2^53 keeps every digit). For bool x only 0 changes anything (every True becomes False).
+pub fn max_value(obj: Option<&Bound<'_, PyAny>>, dtype: Dtype) -> PyResult<Option<MaxValue>> {
+    let Some(obj) = obj else {
+        return Ok(None);
+    };
+    let v = Real::classify(obj)?.get("max_value")?;
+    if !(v >= 0.0) {
+        return Err(value_error(format!(
+            "max_value must be a number >= 0 (or None), got {}",
+            repr(obj)
+        )));
+    }
+    if v == f64::INFINITY {
+        return Ok(None);
+    }
+    if dtype.is_float() {
+        return Ok(Some(MaxValue::Float(v + 0.0))); // -0.0 clips to +0.0
+    }
+    if v.fract() != 0.0 {
+        return Err(value_error(format!(
+            "max_value must be an integer for x of dtype {}, got {}",
+            dtype.name(),
+            repr(obj)
+        )));
+    }
+    // exact for ints; an integral float (or an int beyond i128, saturated) through its f64 value
+    let m = obj.extract::<i128>().unwrap_or(v as i128);
+    Ok(match dtype {
+        Dtype::Bool if m >= 1 => None,
+        _ => Some(MaxValue::Int(m)),
+    })
 }
 
 /// An integer argument (`operator.index`, bools refused), or what its error will say.

@@ -1,7 +1,7 @@
 //! The Python functions: each converts its arguments through [`Inputs`], checks its parameters,
 //! builds its op (`crate::ops`) and applies it. Their doc comments are the Python docstrings.
 
-use super::args::{channel_axis, softplus_params, thread_count, Index, Real};
+use super::args::{self, channel_axis, softplus_params, thread_count, Index, Real};
 use super::array::{
     copy_in, empty, is_native, is_writeable, may_overlap, np_errstate, shape_repr, type_error,
     value_error, Array,
@@ -15,44 +15,68 @@ use pyo3::types::{PyDict, PyTuple};
 
 type Out<'py> = Option<&'py Bound<'py, PyAny>>;
 
-/// Rectified linear unit, elementwise: ``relu(x) = max(0, x)``.
+/// Rectified linear unit, elementwise: ``relu(x) = max(0, x)``, or ``min(max(0, x), max_value)``.
 ///
-/// Exact (the result is ``x`` or ``+0``). NaN propagates; ``-0.0`` and all negatives give
-/// ``+0.0``. Floats (float16/32/64), signed and unsigned integers and bool keep their dtype.
+/// Exact (the result is ``x``, ``+0`` or ``max_value``). NaN propagates; ``-0.0`` and all negatives
+/// give ``+0.0``. Floats (float16/32/64), signed and unsigned integers and bool keep their dtype.
+/// ``max_value=6`` is ReLU6 (PyTorch's ``relu6``, Keras's ``relu(max_value=6)``).
 ///
 /// Parameters
 /// ----------
 /// x : array_like
 ///     Input of any shape and layout.
+/// max_value : real, optional
+///     Upper clip, ``>= 0``; ``None`` or ``inf`` for none. For float x it is rounded to x's dtype
+///     (so the result is the correctly rounded ``min(max(0, x), max_value)``); for integer x it
+///     must be an integer, taken exactly and saturated to the dtype's range.
 /// out : ndarray, optional
 ///     Writeable array of ``x``'s shape and dtype to write into (may be ``x`` itself).
 ///
 /// Raises
 /// ------
 /// TypeError
-///     ``x`` has an unsupported dtype (complex, object, str, datetime, long double) or ``out`` is
-///     not an ndarray or has the wrong dtype.
+///     ``x`` has an unsupported dtype (complex, object, str, datetime, long double), ``max_value``
+///     is not a real number, or ``out`` is not an ndarray or has the wrong dtype.
 /// ValueError
-///     ``out`` has the wrong shape or is read-only.
+///     ``max_value`` is NaN or negative (or not an integer for integer x), or ``out`` has the
+///     wrong shape or is read-only.
 #[pyfunction]
-#[pyo3(signature = (x, *, out = None), text_signature = "(x, *, out=None)")]
-pub fn relu<'py>(x: &Bound<'py, PyAny>, out: Out<'py>) -> PyResult<Array<'py>> {
-    Inputs::of::<ops::relu::Forward>(&[x])?.apply(&ops::relu::Forward, out)
+#[pyo3(
+    signature = (x, *, max_value = None, out = None),
+    text_signature = "(x, *, max_value=None, out=None)"
+)]
+pub fn relu<'py>(
+    x: &Bound<'py, PyAny>,
+    max_value: Option<&Bound<'py, PyAny>>,
+    out: Out<'py>,
+) -> PyResult<Array<'py>> {
+    let inputs = Inputs::of::<ops::relu::Forward>(&[x])?;
+    let max_value = args::max_value(max_value, inputs.dtype)?;
+    inputs.apply(&ops::relu::Forward { max_value }, out)
 }
 
-/// Gradient of relu: ``grad`` where ``x > 0``, else ``0``; NaN where ``x`` is NaN.
+/// Gradient of relu: ``grad`` where ``x > 0`` (and ``x < max_value``), else ``0``; NaN where ``x``
+/// is NaN.
 ///
-/// ``x`` may be relu's input or its output (they are positive at the same places), so
+/// ``x`` may be relu's input or its output (they lie in (0, max_value) at the same places), so
 /// ``relu(x, out=x)`` followed by ``relu_grad(g, x, out=g)`` is a valid in-place training step.
-/// The gradient at 0 is 0. A NaN/inf ``grad`` where ``x <= 0`` gives 0 (as PyTorch does).
+/// The gradient at 0 and at ``max_value`` is 0 (as PyTorch's ``relu6`` backward). ``max_value``
+/// is checked and rounded as in :func:`relu`. A NaN/inf ``grad`` where the gradient is 0 gives 0
+/// (as PyTorch does).
 #[pyfunction]
-#[pyo3(signature = (grad, x, *, out = None), text_signature = "(grad, x, *, out=None)")]
+#[pyo3(
+    signature = (grad, x, *, max_value = None, out = None),
+    text_signature = "(grad, x, *, max_value=None, out=None)"
+)]
 pub fn relu_grad<'py>(
     grad: &Bound<'py, PyAny>,
     x: &Bound<'py, PyAny>,
+    max_value: Option<&Bound<'py, PyAny>>,
     out: Out<'py>,
 ) -> PyResult<Array<'py>> {
-    Inputs::of::<ops::relu::Backward>(&[grad, x])?.apply(&ops::relu::Backward, out)
+    let inputs = Inputs::of::<ops::relu::Backward>(&[grad, x])?;
+    let max_value = args::max_value(max_value, inputs.dtype)?;
+    inputs.apply(&ops::relu::Backward { max_value }, out)
 }
 
 /// Leaky ReLU: ``x if x > 0 else alpha*x`` = ``max(0, x) + alpha*min(0, x)``.
@@ -286,10 +310,18 @@ pub fn softplus<'py>(
 /// sigmoid is evaluated as ``1/(1+t)`` or ``t/(1+t)`` with ``t = exp(-|beta*x|)``, so it never
 /// forms inf/inf. Within 2 ULP (at ``beta=1``, measured over every float32 for two grads: at
 /// most 1.07 ULP; on 400K float64 samples: 0.99 ULP). NaN where ``x`` is NaN.
+///
+/// With ``from_output=True`` the second argument is softplus's output ``y = softplus(x, beta,
+/// threshold)`` instead of ``x`` (for a layer that overwrote x): ``sigmoid(beta*x) = 1 -
+/// exp(-beta*y) = -expm1(-beta*y)``, and the result is ``grad`` where ``beta*y > threshold``. For
+/// ``y`` from relu_rs's softplus with a normal (not subnormal) ``y``, within 3 ULP of the exact
+/// ``grad * sigmoid(beta*x)``, except just below the threshold, where ``beta*x <= threshold <
+/// beta*y`` gives ``grad`` (a window of width ``log1p(exp(-threshold))/beta``). ``y = 0`` gives 0;
+/// a subnormal ``y`` has lost digits the gradient cannot recover.
 #[pyfunction]
 #[pyo3(
-    signature = (grad, x, beta = Real::Value(1.0), threshold = None, *, out = None),
-    text_signature = "(grad, x, beta=1.0, threshold=None, *, out=None)"
+    signature = (grad, x, beta = Real::Value(1.0), threshold = None, *, out = None, from_output = false),
+    text_signature = "(grad, x, beta=1.0, threshold=None, *, out=None, from_output=False)"
 )]
 pub fn softplus_grad<'py>(
     grad: &Bound<'py, PyAny>,
@@ -297,10 +329,16 @@ pub fn softplus_grad<'py>(
     beta: Real,
     threshold: Option<Real>,
     out: Out<'py>,
+    from_output: bool,
 ) -> PyResult<Array<'py>> {
     let inputs = Inputs::of::<ops::softplus::Backward>(&[grad, x])?;
     let (beta, threshold) = softplus_params(&beta, threshold.as_ref(), x.py())?;
-    inputs.apply(&ops::softplus::Backward { beta, threshold }, out)
+    let op = ops::softplus::Backward {
+        beta,
+        threshold,
+        from_output,
+    };
+    inputs.apply(&op, out)
 }
 
 /// Set the number of threads relu_rs uses: ``1 <= n <= 8 ×`` the CPUs available to the process.
