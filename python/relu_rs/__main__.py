@@ -1,6 +1,7 @@
 """Command line.
 
-``python -m relu_rs demo``  trains one MLP with five activations and prints a comparison table.
+``python -m relu_rs demo``  trains one MLP with five activations and prints a comparison table,
+                           then init-scale and depth sweeps (``--quick``: a fast, smaller run).
 ``python -m relu_rs bench`` times relu_rs next to NumPy (and PyTorch, when installed).
 ``python -m relu_rs info``  prints the version, SIMD path and thread count.
 """
@@ -35,12 +36,17 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("info", help="print version, SIMD path and thread count")
     demo = sub.add_parser("demo", help="train an MLP on two spirals with each activation")
-    demo.add_argument("--epochs", type=_positive_int, default=60)
+    demo.add_argument("--epochs", type=_positive_int, help="main table (default 60, --quick 8)")
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--hidden", type=_positive_int, default=64, help="units per hidden layer")
     demo.add_argument("--layers", type=_positive_int, default=6, help="hidden layers")
     demo.add_argument("--lr", type=float, default=0.05, help="SGD learning rate (momentum 0.9)")
-    demo.add_argument("--plot", metavar="FILE.png", help="loss curves and decision regions")
+    demo.add_argument(
+        "--plot", metavar="FILE.png", help="loss curves, sweeps and decision regions (matplotlib)"
+    )
+    demo.add_argument(
+        "--quick", action="store_true", help="far fewer epochs and smaller sweeps (tests, CI)"
+    )
     bench = sub.add_parser("bench", help="time relu_rs next to numpy (and torch if installed)")
     bench.add_argument("--quick", action="store_true", help="fewer sizes, shorter timing loops")
     bench.add_argument("--json", metavar="FILE", help="also write the results as JSON")
@@ -49,10 +55,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "info":
         _print_info()
     elif args.command == "demo":
-        from ._demo import format_table, run_demo
+        from ._demo import format_sweep, format_table, run_demo
 
         target = 0.95
-        runs = run_demo(
+        result = run_demo(
             epochs=args.epochs,
             seed=args.seed,
             hidden=args.hidden,
@@ -60,8 +66,12 @@ def main(argv: list[str] | None = None) -> int:
             lr=args.lr,
             target=target,
             plot_path=args.plot,
+            quick=args.quick,
         )
-        print(format_table(runs, target))
+        print(format_table(result.runs, target))
+        for sweep in (result.init, result.depth):
+            if sweep is not None:
+                print(f"\n{format_sweep(sweep)}")
     elif args.command == "bench":
         from . import _bench
 

@@ -65,11 +65,19 @@ def make_activation(name: str, width: int) -> nn.Module:
     raise ValueError(f"unknown activation {name!r}")
 
 
+def init_std(activation: str, n_in: int, n_out: int) -> float:
+    """He initialisation (sqrt(2/n_in)) for the ReLU family, Xavier (sqrt(2/(n_in+n_out))) for
+    the sigmoid: the standard deviation that keeps each layer's signal at a steady scale."""
+    if activation == "sigmoid":
+        return float(np.sqrt(2.0 / (n_in + n_out)))
+    return float(np.sqrt(2.0 / n_in))
+
+
 class Linear:
     """y = x W + b, with a cache for backward and momentum buffers."""
 
-    def __init__(self, n_in: int, n_out: int, rng: np.random.Generator, gain: float) -> None:
-        self.w = (rng.standard_normal((n_in, n_out)) * gain / np.sqrt(n_in)).astype(np.float32)
+    def __init__(self, n_in: int, n_out: int, rng: np.random.Generator, std: float) -> None:
+        self.w = (rng.standard_normal((n_in, n_out)) * std).astype(np.float32)
         self.b = np.zeros(n_out, dtype=np.float32)
         self.dw = np.zeros_like(self.w)
         self.db = np.zeros_like(self.b)
@@ -97,19 +105,23 @@ class Run:
     inactive_fraction: float = 0.0
     dead_fraction: float = 0.0
     alpha_range: tuple[float, float] | None = None
+    diverged: bool = False
     seconds: float = 0.0
     model: MLP | None = None
 
 
 class MLP:
-    def __init__(self, activation: str, hidden: int, layers: int, seed: int) -> None:
+    def __init__(
+        self, activation: str, hidden: int, layers: int, seed: int, init_scale: float = 1.0
+    ) -> None:
         rng = np.random.default_rng(seed)
-        # He initialisation for the ReLU family, the classic 1/sqrt(n) for the sigmoid.
-        gain = 1.0 if activation == "sigmoid" else np.sqrt(2.0)
         sizes = [2] + [hidden] * layers
-        self.linears = [Linear(a, b, rng, gain) for a, b in itertools.pairwise(sizes)]
+        self.linears = [
+            Linear(a, b, rng, init_scale * init_std(activation, a, b))
+            for a, b in itertools.pairwise(sizes)
+        ]
         self.acts = [make_activation(activation, hidden) for _ in range(layers)]
-        self.head = Linear(hidden, 1, rng, 1.0)
+        self.head = Linear(hidden, 1, rng, 1.0 / np.sqrt(hidden))
         self.pre_activations: list[Array] = []
 
     def forward(self, x: Array) -> Array:
@@ -174,38 +186,201 @@ def train(
     batch: int,
     target: float,
     progress: Callable[[str, int, float], None],
+    init_scale: float = 1.0,
 ) -> Run:
     run = Run(name)
-    model = MLP(name, hidden, layers, seed)
+    model = MLP(name, hidden, layers, seed, init_scale)
     velocity: dict[int, Array] = {}
     rng = np.random.default_rng(seed + 1)  # the same batches for every activation
     start = time.perf_counter()
-    for epoch in range(1, epochs + 1):
-        order = rng.permutation(len(x))
-        for i in range(0, len(x), batch):
-            idx = order[i : i + batch]
-            model.zero_grad()
-            _, dlogits = bce_with_logits(model.forward(x[idx]), y[idx])
-            model.backward(dlogits)
-            for p, g in model.params_and_grads():
-                v = velocity.setdefault(id(p), np.zeros_like(p))
-                v *= 0.9
-                v -= lr * g
-                p += v
-        logits = model.forward(x)
-        loss, _ = bce_with_logits(logits, y)
-        run.losses.append(loss)
-        run.accuracy = float(np.mean((logits > 0) == (y > 0.5)))
-        if run.epochs_to_target is None and run.accuracy >= target:
-            run.epochs_to_target = epoch
-        progress(name, epoch, loss)
+    # A too-large init or lr can overflow to inf/nan: that is reported as "diverged", not warned.
+    with np.errstate(over="ignore", invalid="ignore"):
+        for epoch in range(1, epochs + 1):
+            order = rng.permutation(len(x))
+            for i in range(0, len(x), batch):
+                idx = order[i : i + batch]
+                model.zero_grad()
+                _, dlogits = bce_with_logits(model.forward(x[idx]), y[idx])
+                model.backward(dlogits)
+                for p, g in model.params_and_grads():
+                    v = velocity.setdefault(id(p), np.zeros_like(p))
+                    v *= 0.9
+                    v -= lr * g
+                    p += v
+            logits = model.forward(x)
+            loss, _ = bce_with_logits(logits, y)
+            run.losses.append(loss)
+            # nan logits count as wrong answers, so a diverged run scores as a constant guess
+            run.accuracy = float(np.mean((logits > 0) == (y > 0.5)))
+            if run.epochs_to_target is None and run.accuracy >= target:
+                run.epochs_to_target = epoch
+            progress(name, epoch, loss)
+            if not np.isfinite(loss):
+                run.diverged = True
+                break
     run.seconds = time.perf_counter() - start
-    run.inactive_fraction, run.dead_fraction = unit_census(model, x)
+    with np.errstate(over="ignore", invalid="ignore"):
+        run.inactive_fraction, run.dead_fraction = unit_census(model, x)
     if name == "prelu":
         alphas = np.concatenate([a.parameters()[0] for a in model.acts])
         run.alpha_range = (float(alphas.min()), float(alphas.max()))
     run.model = model
     return run
+
+
+@dataclass(frozen=True)
+class SweepSettings:
+    """Sizes for the two sweeps: smaller than the main table's network, so they fit in seconds."""
+
+    epochs: int
+    hidden: int
+    layers: int  # hidden layers of the init-scale sweep's network
+    seeds: int  # init-scale sweep: seeds per cell
+    depth_seeds: int
+    scales: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0)
+    depths: tuple[int, ...] = (2, 4, 8, 12)
+
+
+FULL = SweepSettings(epochs=15, hidden=32, layers=3, seeds=3, depth_seeds=1)
+QUICK = SweepSettings(epochs=4, hidden=16, layers=3, seeds=2, depth_seeds=1, depths=(2, 8))
+
+
+@dataclass
+class Sweep:
+    """Final accuracies of one sweep: per activation, per setting, one run per seed."""
+
+    caption: str
+    setting: str  # the swept quantity, e.g. "init scale"
+    labels: list[str]  # one column label per setting
+    accuracy: dict[str, list[list[float]]] = field(default_factory=dict)
+    diverged: dict[str, list[int]] = field(default_factory=dict)
+
+    def mean(self, name: str) -> list[float]:
+        return [float(np.mean(a)) for a in self.accuracy[name]]
+
+    def spread(self, name: str) -> list[float]:
+        """Standard deviation over seeds (0 with one seed)."""
+        return [float(np.std(a)) for a in self.accuracy[name]]
+
+
+def run_sweep(
+    sweep: Sweep,
+    cells: list[tuple[int, float]],
+    names: list[str],
+    x: Array,
+    y: Array,
+    settings: SweepSettings,
+    *,
+    seeds: list[int],
+    lr: float,
+    batch: int,
+    report: Callable[[str], None],
+) -> Sweep:
+    """Fill ``sweep`` with one training run per activation, (layers, init scale) cell and seed."""
+    for name in names:
+        start = time.perf_counter()
+        sweep.accuracy[name], sweep.diverged[name] = [], []
+        for layers, scale in cells:
+            runs = [
+                train(
+                    name,
+                    x,
+                    y,
+                    hidden=settings.hidden,
+                    layers=layers,
+                    epochs=settings.epochs,
+                    seed=seed,
+                    lr=lr,
+                    batch=batch,
+                    target=1.0,
+                    progress=_silent,
+                    init_scale=scale,
+                )
+                for seed in seeds
+            ]
+            sweep.accuracy[name].append([r.accuracy for r in runs])
+            sweep.diverged[name].append(sum(r.diverged for r in runs))
+        report(f"{sweep.setting} sweep: {name} done in {time.perf_counter() - start:.1f} s")
+    return sweep
+
+
+def _silent(name: str, epoch: int, loss: float) -> None:
+    pass
+
+
+def init_sweep(
+    x: Array,
+    y: Array,
+    names: list[str],
+    settings: SweepSettings,
+    *,
+    seed: int,
+    lr: float,
+    batch: int,
+    report: Callable[[str], None],
+) -> Sweep:
+    """Final accuracy when the initial weights are scaled by each of ``settings.scales``."""
+    s = settings
+    sweep = Sweep(
+        f"Init scale: final accuracy (mean ± std over {s.seeds} seeds) of a {s.layers}×{s.hidden} "
+        f"MLP after {s.epochs} epochs, initial weights × scale (He for the ReLU family, Xavier "
+        "for sigmoid)",
+        "init scale",
+        [f"×{v:g}" for v in s.scales],
+    )
+    cells = [(s.layers, v) for v in s.scales]
+    seeds = [seed + k for k in range(s.seeds)]
+    return run_sweep(sweep, cells, names, x, y, s, seeds=seeds, lr=lr, batch=batch, report=report)
+
+
+def depth_sweep(
+    x: Array,
+    y: Array,
+    names: list[str],
+    settings: SweepSettings,
+    *,
+    seed: int,
+    lr: float,
+    batch: int,
+    report: Callable[[str], None],
+) -> Sweep:
+    """Final accuracy of networks with each of ``settings.depths`` hidden layers."""
+    s = settings
+    over = f"mean ± std over {s.depth_seeds} seeds" if s.depth_seeds > 1 else f"seed {seed}"
+    sweep = Sweep(
+        f"Depth: final accuracy ({over}) after {s.epochs} epochs of MLPs with {s.hidden} units "
+        "per hidden layer, by number of hidden layers",
+        "hidden layers",
+        [f"{d} layers" for d in s.depths],
+    )
+    cells = [(d, 1.0) for d in s.depths]
+    seeds = [seed + k for k in range(s.depth_seeds)]
+    return run_sweep(sweep, cells, names, x, y, s, seeds=seeds, lr=lr, batch=batch, report=report)
+
+
+def format_sweep(sweep: Sweep) -> str:
+    """The caption, then a table: a row per activation, a column per setting."""
+    lines = [
+        f"{sweep.caption}:",
+        "",
+        "| activation | " + " | ".join(sweep.labels) + " |",
+        "|---|" + "---:|" * len(sweep.labels),
+    ]
+    for name in sweep.accuracy:
+        cells = []
+        for mean, spread, runs, diverged in zip(
+            sweep.mean(name),
+            sweep.spread(name),
+            sweep.accuracy[name],
+            sweep.diverged[name],
+            strict=True,
+        ):
+            cell = f"{mean:.1%} ± {spread:.1%}" if len(runs) > 1 else f"{mean:.1%}"
+            if diverged:
+                cell += f" ({diverged}/{len(runs)} diverged)" if len(runs) > 1 else " (diverged)"
+            cells.append(cell)
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def format_table(runs: list[Run], target: float) -> str:
@@ -216,6 +391,8 @@ def format_table(runs: list[Run], target: float) -> str:
     lines = [header, "|---|---:|---:|---:|---:|---:|---|---:|"]
     for r in runs:
         reached = str(r.epochs_to_target) if r.epochs_to_target is not None else "never"
+        if r.diverged and r.epochs_to_target is None:
+            reached = f"diverged at {len(r.losses)}"
         alpha = f"{r.alpha_range[0]:.3f} … {r.alpha_range[1]:.3f}" if r.alpha_range else ""
         lines.append(
             f"| {r.name} | {r.losses[-1]:.4f} | {r.accuracy:.1%} | {reached} "
@@ -224,7 +401,24 @@ def format_table(runs: list[Run], target: float) -> str:
     return "\n".join(lines)
 
 
-def plot(runs: list[Run], x: Array, y: Array, path: str) -> None:
+@dataclass
+class Demo:
+    """Everything the demo measured: the main table's runs and the two sweeps."""
+
+    runs: list[Run]
+    init: Sweep | None = None
+    depth: Sweep | None = None
+
+
+def _plot_sweep(ax: Any, sweep: Sweep, x: list[float], xscale: str) -> None:
+    for name in sweep.accuracy:
+        ax.errorbar(x, sweep.mean(name), yerr=sweep.spread(name), marker="o", capsize=3, label=name)
+    ax.set(title=sweep.setting, xlabel=sweep.setting, ylabel="final accuracy", xscale=xscale)
+    ax.set_xticks(x, sweep.labels)
+    ax.legend(fontsize="small")
+
+
+def plot(demo: Demo, x: Array, y: Array, path: str, settings: SweepSettings) -> None:
     try:
         import matplotlib
 
@@ -236,15 +430,29 @@ def plot(runs: list[Run], x: Array, y: Array, path: str) -> None:
             file=sys.stderr,
         )
         return
-    fig, axes = plt.subplots(1, len(runs) + 1, figsize=(4 * (len(runs) + 1), 4))
+    runs = demo.runs
+    # top row: loss curves and the two sweeps; bottom row: each activation's decision regions
+    cols = max(3, len(runs))
+    fig, axes = plt.subplots(2, cols, figsize=(4 * cols, 8), squeeze=False)
+    for ax in axes[0, 1:]:
+        ax.set_axis_off()
     for r in runs:
-        axes[0].plot(np.arange(1, len(r.losses) + 1), r.losses, label=r.name)
-    axes[0].set(title="training loss", xlabel="epoch", yscale="log")
-    axes[0].legend()
+        axes[0, 0].plot(np.arange(1, len(r.losses) + 1), r.losses, label=r.name)
+    axes[0, 0].set(title="training loss", xlabel="epoch", yscale="log")
+    axes[0, 0].legend()
+    for ax, sweep, ticks, xscale in (
+        (axes[0, 1], demo.init, list(settings.scales), "log"),
+        (axes[0, 2], demo.depth, [float(d) for d in settings.depths], "linear"),
+    ):
+        if sweep is not None:
+            ax.set_axis_on()
+            _plot_sweep(ax, sweep, ticks, xscale)
     g = np.linspace(-2.2, 2.2, 200, dtype=np.float32)
     gx, gy = np.meshgrid(g, g)
     grid = np.stack([gx.ravel(), gy.ravel()], axis=1)
-    for ax, r in zip(axes[1:], runs, strict=True):
+    for ax in axes[1, len(runs) :]:
+        ax.set_axis_off()
+    for ax, r in zip(axes[1], runs, strict=False):
         assert r.model is not None
         z = r.model.forward(grid).reshape(gx.shape)
         ax.contourf(gx, gy, z > 0, levels=1, cmap="coolwarm", alpha=0.35)
@@ -257,7 +465,7 @@ def plot(runs: list[Run], x: Array, y: Array, path: str) -> None:
 
 def run_demo(
     *,
-    epochs: int = 60,
+    epochs: int | None = None,
     seed: int = 0,
     hidden: int = 64,
     layers: int = 6,
@@ -267,46 +475,53 @@ def run_demo(
     plot_path: str | None = None,
     activations: list[str] | None = None,
     quiet: bool = False,
-) -> list[Run]:
+    sweeps: bool = True,
+    quick: bool = False,
+) -> Demo:
+    """Train the main table's networks, then (``sweeps``) the init-scale and depth sweeps.
+
+    ``quick`` shortens everything (8 epochs for the main table unless ``epochs`` is given, and
+    the QUICK sweep sizes) for tests and CI."""
+    epochs = epochs if epochs is not None else (8 if quick else 60)
+    settings = QUICK if quick else FULL
     x, y = two_spirals(500, seed)
     names = activations or ACTIVATIONS
-    runs = []
     stream = sys.stderr
 
     def progress(name: str, epoch: int, loss: float) -> None:
         if quiet:
             return
-        if not stream.isatty() and epoch % max(1, epochs // 5) and epoch != epochs:
+        last = epoch == epochs or not np.isfinite(loss)
+        if not stream.isatty() and epoch % max(1, epochs // 5) and not last:
             return
         done = int(20 * epoch / epochs)
         stream.write(f"\r{name:<10} [{'#' * done}{'.' * (20 - done)}] epoch {epoch}/{epochs} "
                      f"loss {loss:.4f}")  # fmt: skip
-        if epoch == epochs or not stream.isatty():
+        if last or not stream.isatty():
             stream.write("\n")
         stream.flush()
 
-    if not quiet:
-        print(
-            f"Two spirals ({len(x)} points), MLP 2 → {layers}×{hidden} → 1, SGD+momentum "
-            f"lr={lr}, batch {batch}, {epochs} epochs, seed {seed}",
-            file=stream,
+    def report(line: str) -> None:
+        if not quiet:
+            print(line, file=stream, flush=True)
+
+    report(
+        f"Two spirals ({len(x)} points), MLP 2 → {layers}×{hidden} → 1, SGD+momentum "
+        f"lr={lr}, batch {batch}, {epochs} epochs, seed {seed}"
+    )
+    runs = [
+        train(
+            name, x, y, hidden=hidden, layers=layers, epochs=epochs, seed=seed, lr=lr,
+            batch=batch, target=target, progress=progress,
         )
-    for name in names:
-        runs.append(
-            train(
-                name,
-                x,
-                y,
-                hidden=hidden,
-                layers=layers,
-                epochs=epochs,
-                seed=seed,
-                lr=lr,
-                batch=batch,
-                target=target,
-                progress=progress,
-            )
+        for name in names
+    ]  # fmt: skip
+    demo = Demo(runs)
+    if sweeps:
+        demo.init = init_sweep(x, y, names, settings, seed=seed, lr=lr, batch=batch, report=report)
+        demo.depth = depth_sweep(
+            x, y, names, settings, seed=seed, lr=lr, batch=batch, report=report
         )
     if plot_path:
-        plot(runs, x, y, plot_path)
-    return runs
+        plot(demo, x, y, plot_path, settings)
+    return demo

@@ -126,7 +126,7 @@ pub fn max_value(obj: Option<&Bound<'_, PyAny>>, dtype: Dtype) -> PyResult<Optio
         return Ok(None);
     };
     let v = Real::classify(obj)?.get("max_value")?;
-    if !(v >= 0.0) {
+    if v.is_nan() || v < 0.0 {
         return Err(value_error(format!(
             "max_value must be a number >= 0 (or None), got {}",
             repr(obj)
