@@ -29,6 +29,8 @@ fn _relu_rs(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(f::softplus_grad, m)?)?;
     m.add_function(wrap_pyfunction!(f::set_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(f::get_num_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(f::set_spin_wait, m)?)?;
+    m.add_function(wrap_pyfunction!(f::get_spin_wait, m)?)?;
     m.add("_simd_path", wrap_pyfunction!(f::simd_path, m)?)?;
     let dtypes: Vec<&str> = f::FLOAT_DTYPES.iter().map(|d| d.name()).collect();
     m.add("_float_dtypes", dtypes)?;

@@ -6,6 +6,9 @@
 //! * The pool and its lock belong to the process that made them. After `fork()` the child makes
 //!   its own on its first large call and never touches the parent's (leaked, never dropped): the
 //!   parent's threads do not exist in the child, and a lock one of them held stays held.
+//! * After a parallel call its helpers stay ready (spinning, yielding the core to any other
+//!   runnable thread) for a bounded time, 500 µs unless set otherwise, before they park: calls
+//!   in a loop then get every thread from their first chunk instead of paying a wake-up each.
 //! * Work is cut into pieces whose bounds depend only on the array's shape, never on the thread
 //!   count, so every result — the per-channel α-gradient sums included — is bit-identical for any
 //!   number of threads.
@@ -13,8 +16,9 @@
 use crate::kernels::elementwise::ChunkOp;
 use crate::simd::{self, Task};
 use rayon::{ThreadPool, ThreadPoolBuilder};
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
 
 /// Work (elements × the op's `COST`, relu = 1) below which a call runs on the calling thread:
 /// a helper wakes ~15–20 µs late, so threads pay from ~30 µs of serial work (measured per op in
@@ -46,8 +50,8 @@ struct ProcessPool {
 
 #[derive(Default)]
 struct PoolSlot {
-    /// The pool and the thread count it was built for.
-    built: Option<(usize, Arc<ThreadPool>)>,
+    /// The helpers and the thread count they were built for.
+    built: Option<(usize, Arc<Helpers>)>,
     /// A thread count whose pool could not be built: calls run serially until it changes.
     failed: Option<usize>,
 }
@@ -84,10 +88,7 @@ fn process_pool() -> &'static ProcessPool {
 fn slot() -> MutexGuard<'static, PoolSlot> {
     // A panic while the lock was held cannot leave the slot inconsistent (every field is written
     // whole), so a poisoned lock is simply taken over.
-    process_pool()
-        .pool
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+    lock(&process_pool().pool)
 }
 
 /// The CPUs available to this process (affinity mask and cgroup quota included).
@@ -129,6 +130,44 @@ pub fn num_threads() -> usize {
     }
 }
 
+/// How long helpers stay ready after a call, in µs, when neither `set_spin_wait` nor
+/// `RELU_RS_SPIN_WAIT_US` says otherwise: long enough to bridge the gap between calls in a loop
+/// (NumPy work between them included), short enough that an idle process stops using CPU within
+/// about a millisecond.
+pub const DEFAULT_SPIN_WAIT_US: u64 = 500;
+/// The longest wait `set_spin_wait` and the environment variable accept (0.1 s).
+pub const MAX_SPIN_WAIT_US: u64 = 100_000;
+
+/// The spin wait calls use, in µs (`u64::MAX`: not yet read from the environment).
+static SPIN_WAIT_US: AtomicU64 = AtomicU64::new(u64::MAX);
+
+/// `RELU_RS_SPIN_WAIT_US` if it is an integer (capped at [`MAX_SPIN_WAIT_US`]; 0 turns waiting
+/// off), else [`DEFAULT_SPIN_WAIT_US`].
+pub fn default_spin_wait_us() -> u64 {
+    std::env::var("RELU_RS_SPIN_WAIT_US")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map_or(DEFAULT_SPIN_WAIT_US, |us| us.min(MAX_SPIN_WAIT_US))
+}
+
+/// Set the spin wait in µs (`None` restores the default, read again now). The caller has checked
+/// `us <= MAX_SPIN_WAIT_US`.
+pub fn set_spin_wait_us(us: Option<u64>) {
+    SPIN_WAIT_US.store(us.unwrap_or_else(default_spin_wait_us), Ordering::Relaxed);
+}
+
+/// The spin wait helpers use, in µs.
+pub fn spin_wait_us() -> u64 {
+    match SPIN_WAIT_US.load(Ordering::Relaxed) {
+        u64::MAX => {
+            let us = default_spin_wait_us();
+            SPIN_WAIT_US.store(us, Ordering::Relaxed);
+            us
+        }
+        us => us,
+    }
+}
+
 /// Set when a pool could not be built; taken (and cleared) by [`take_warning`]. `HAS_WARNING`
 /// lets every call check for it with one load instead of a lock.
 static WARNING: Mutex<Option<String>> = Mutex::new(None);
@@ -142,17 +181,39 @@ pub fn take_warning() -> Option<String> {
     WARNING.lock().ok().and_then(|mut w| w.take())
 }
 
-/// The helper pool for a parallel call (`threads − 1` threads: the caller is the other one), or
+/// A pool's threads and what its ready helpers watch for: the call they may join.
+struct Helpers {
+    pool: ThreadPool,
+    /// The latest parallel call (cleared when it returns), and how many calls have been posted.
+    posted: Mutex<Option<Arc<Job>>>,
+    posts: AtomicU64,
+    /// Helpers awake: woken for a call (or about to be), running one, or spinning ready for the
+    /// next. The others are parked in rayon and need a spawn to wake.
+    active: AtomicUsize,
+}
+
+impl Helpers {
+    fn new(pool: ThreadPool) -> Arc<Helpers> {
+        Arc::new(Helpers {
+            pool,
+            posted: Mutex::new(None),
+            posts: AtomicU64::new(0),
+            active: AtomicUsize::new(0),
+        })
+    }
+}
+
+/// The helpers for a parallel call (`threads − 1` threads: the caller is the other one), or
 /// `None` when calls should run serially (one thread, or the pool could not be built: then not
 /// retried until the thread count changes, and said once through [`take_warning`]).
-fn pool() -> Option<Arc<ThreadPool>> {
+fn helpers() -> Option<Arc<Helpers>> {
     let threads = num_threads();
     if threads <= 1 {
         return None;
     }
     let mut s = slot();
     match &s.built {
-        Some((n, pool)) if *n == threads => return Some(Arc::clone(pool)),
+        Some((n, helpers)) if *n == threads => return Some(Arc::clone(helpers)),
         _ if s.failed == Some(threads) => return None,
         _ => {}
     }
@@ -164,10 +225,10 @@ fn pool() -> Option<Arc<ThreadPool>> {
         .build()
     {
         Ok(pool) => {
-            let pool = Arc::new(pool);
-            s.built = Some((threads, Arc::clone(&pool)));
+            let helpers = Helpers::new(pool);
+            s.built = Some((threads, Arc::clone(&helpers)));
             s.failed = None;
-            Some(pool)
+            Some(helpers)
         }
         Err(e) => {
             s.failed = Some(threads);
@@ -195,21 +256,29 @@ struct Progress {
 struct ErasedWork(*const (dyn Fn(usize) + Sync));
 // SAFETY: the pointee is `Sync`; see `run_parallel` for why it outlives every use.
 unsafe impl Send for ErasedWork {}
+unsafe impl Sync for ErasedWork {}
 
-/// Claim chunks from `progress` and run them until none is left. A chunk counts as done when it
-/// returns or unwinds.
-///
-/// # Safety
-/// `work` must be alive whenever a claim succeeds (`run_parallel` guarantees it).
-unsafe fn claim_and_run(progress: &Progress, n: usize, work: ErasedWork) {
-    loop {
-        let k = progress.next.fetch_add(1, Ordering::Relaxed);
-        if k >= n {
-            return;
+/// One parallel call as its helpers see it: `n` chunks of `work`.
+struct Job {
+    progress: Progress,
+    n: usize,
+    work: ErasedWork,
+}
+
+impl Job {
+    /// Claim chunks and run them until none is left. A chunk counts as done when it returns or
+    /// unwinds.
+    fn claim_and_run(&self) {
+        loop {
+            let k = self.progress.next.fetch_add(1, Ordering::Relaxed);
+            if k >= self.n {
+                return;
+            }
+            let _done = ChunkDone(&self.progress.done);
+            // SAFETY: the claim succeeded, so the caller of `run_parallel` is still waiting
+            // (`WaitForClaimed`), and `work` is alive.
+            unsafe { (*self.work.0)(k) };
         }
-        let _done = ChunkDone(&progress.done);
-        // SAFETY: the claim succeeded, so the caller of `run_parallel` is still waiting.
-        unsafe { (*work.0)(k) };
     }
 }
 
@@ -223,22 +292,23 @@ impl Drop for ChunkDone<'_> {
 }
 
 /// Held by `run_parallel` for the whole call: on the way out, normally or unwinding from a chunk
-/// that panicked on the calling thread, it closes the counter (no chunk is claimed after) and
-/// waits until every chunk claimed so far is done, so no helper still uses `work`.
+/// that panicked on the calling thread, it closes the counter (no chunk is claimed after), waits
+/// until every chunk claimed so far is done, so no helper still uses `work`, and withdraws the
+/// call from the ready helpers.
 struct WaitForClaimed<'a> {
-    progress: &'a Progress,
-    n: usize,
+    helpers: &'a Helpers,
+    job: &'a Arc<Job>,
 }
 
 impl Drop for WaitForClaimed<'_> {
     fn drop(&mut self) {
-        let claimed = self
-            .progress
+        let progress = &self.job.progress;
+        let claimed = progress
             .next
             .swap(usize::MAX / 2, Ordering::Relaxed)
-            .min(self.n);
+            .min(self.job.n);
         let mut spins = 0u32;
-        while self.progress.done.load(Ordering::Acquire) < claimed {
+        while progress.done.load(Ordering::Acquire) < claimed {
             if spins < 1000 {
                 std::hint::spin_loop();
                 spins += 1;
@@ -246,43 +316,114 @@ impl Drop for WaitForClaimed<'_> {
                 std::thread::yield_now();
             }
         }
+        let mut posted = lock(&self.helpers.posted);
+        if posted.as_ref().is_some_and(|p| Arc::ptr_eq(p, self.job)) {
+            *posted = None;
+        }
+    }
+}
+
+/// A lock whose data is always whole (written in one assignment): poisoning is ignored.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A helper's life in the pool: run its call's chunks, then stay ready for the spin wait,
+/// joining each newly posted call at once (the wait starts again after each), then return to
+/// rayon, which parks the thread. While ready it spins on one atomic and yields its core to any
+/// other runnable thread every few µs.
+fn helper(helpers: &Helpers, first: &Job) {
+    let mut seen = helpers.posts.load(Ordering::SeqCst);
+    let join_posted = |seen: &mut u64| -> Option<Arc<Job>> {
+        let posts = helpers.posts.load(Ordering::SeqCst);
+        if posts == *seen {
+            return None;
+        }
+        *seen = posts;
+        lock(&helpers.posted).clone()
+    };
+    first.claim_and_run();
+    // the wait is read afresh after each call, so a change applies from the next one
+    let deadline = || Instant::now() + Duration::from_micros(spin_wait_us());
+    let mut until = deadline();
+    let mut spins = 0u32;
+    loop {
+        if let Some(job) = join_posted(&mut seen) {
+            job.claim_and_run();
+            until = deadline();
+            continue;
+        }
+        spins = spins.wrapping_add(1);
+        if spins % 64 != 0 {
+            std::hint::spin_loop();
+            continue;
+        }
+        if Instant::now() >= until {
+            break;
+        }
+        std::thread::yield_now();
+    }
+    helpers.active.fetch_sub(1, Ordering::SeqCst);
+    // A call posted after the last look counted this helper as awake and did not wake another
+    // for it (`run_parallel`): join it now. (Both sides use SeqCst, so either that call saw
+    // `active` drop or this load sees its post.)
+    if let Some(job) = join_posted(&mut seen) {
+        job.claim_and_run();
     }
 }
 
 /// Run `work(k)` for every `k` in `0..n`: the calling thread starts on the chunks at once, and up
-/// to `pool`'s threads join in as they wake. Chunks are claimed one at a time from a shared
-/// counter, so the split adapts to whichever threads are actually running (and any result that
-/// depends on the order of chunks must be merged by the caller, in chunk order).
+/// to the pool's threads join in: the ready ones (still spinning after an earlier call) at once,
+/// the others as they wake. Chunks are claimed one at a time from a shared counter, so the split
+/// adapts to whichever threads are actually running (and any result that depends on the order
+/// of chunks must be merged by the caller, in chunk order).
 ///
 /// The caller never sleeps and never waits for a helper that claimed nothing (`pool.install`
 /// would put two thread wake-ups on every call's critical path: docs/performance.md).
-fn run_parallel<F: Fn(usize) + Sync>(pool: &ThreadPool, n: usize, work: &F) {
-    let progress = Arc::new(Progress {
-        next: AtomicUsize::new(0),
-        done: AtomicUsize::new(0),
-    });
+fn run_parallel<F: Fn(usize) + Sync>(helpers: &Arc<Helpers>, n: usize, work: &F) {
     let local: &(dyn Fn(usize) + Sync) = work;
     // SAFETY (lifetime erasure): helpers call `work` only after claiming a chunk `k < n`, and this
     // function returns (or unwinds) only once every claimed chunk is done (`WaitForClaimed`), so
-    // no call outlives `work`. A helper that wakes after that finds nothing to claim.
+    // no call outlives `work`. A helper that comes later (woken late, or still holding the posted
+    // job) finds nothing to claim.
     let erased = ErasedWork(unsafe {
         std::mem::transmute::<*const (dyn Fn(usize) + Sync + '_), *const (dyn Fn(usize) + Sync)>(
             local,
         )
     });
-    for _ in 0..pool.current_num_threads().min(n.saturating_sub(1)) {
-        let progress = Arc::clone(&progress);
-        pool.spawn(move || {
-            // SAFETY: as above.
-            unsafe { claim_and_run(&progress, n, erased) }
-        });
-    }
-    let _wait = WaitForClaimed {
-        progress: &progress,
+    let job = Arc::new(Job {
+        progress: Progress {
+            next: AtomicUsize::new(0),
+            done: AtomicUsize::new(0),
+        },
         n,
-    };
-    // SAFETY: `work` is alive for this whole call.
-    unsafe { claim_and_run(&progress, n, erased) };
+        work: erased,
+    });
+    let _wait = WaitForClaimed { helpers, job: &job };
+    let wanted = helpers.pool.current_num_threads().min(n.saturating_sub(1));
+    if wanted > 0 {
+        *lock(&helpers.posted) = Some(Arc::clone(&job));
+        helpers.posts.fetch_add(1, Ordering::SeqCst);
+        // the awake helpers join by themselves; wake parked ones for the rest, each counted
+        // awake before its spawn so that concurrent calls do not wake more than the pool has
+        let mut awake = helpers.active.load(Ordering::SeqCst);
+        while awake < wanted {
+            match helpers.active.compare_exchange_weak(
+                awake,
+                awake + 1,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            ) {
+                Ok(_) => {
+                    let (h, j) = (Arc::clone(helpers), Arc::clone(&job));
+                    helpers.pool.spawn(move || helper(&h, &j));
+                    awake += 1;
+                }
+                Err(now) => awake = now,
+            }
+        }
+    }
+    job.claim_and_run();
     // Every chunk is claimed; `_wait` waits for those still running on helpers.
 }
 
@@ -310,7 +451,7 @@ pub fn for_each_chunk<T: Send, O: ChunkOp<T>>(out: &mut [T], op: &O) {
     let pool = if out.len().saturating_mul(O::COST) < PARALLEL_WORK {
         None
     } else {
-        pool()
+        helpers()
     };
     let chunk = (CHUNK_WORK / O::COST).max(MIN_CHUNK);
     match pool {
@@ -343,7 +484,11 @@ pub fn for_each_chunk<T: Send, O: ChunkOp<T>>(out: &mut [T], op: &O) {
 /// shared with relu_rs's pool. A caller that merges the results in order gets the same answer
 /// for every thread count.
 pub fn map_tiles<R: Send + Sync, F: Fn(usize) -> R + Sync>(n: usize, work: usize, f: F) -> Vec<R> {
-    let pool = if work < PARALLEL_WORK { None } else { pool() };
+    let pool = if work < PARALLEL_WORK {
+        None
+    } else {
+        helpers()
+    };
     match pool {
         None => (0..n).map(f).collect(),
         Some(pool) => {
@@ -393,7 +538,7 @@ mod tests {
 
     #[test]
     fn run_parallel_runs_every_chunk_exactly_once() {
-        let pool = ThreadPoolBuilder::new().num_threads(3).build().unwrap();
+        let pool = Helpers::new(ThreadPoolBuilder::new().num_threads(3).build().unwrap());
         for n in [0, 1, 2, 5, 1000] {
             let counts: Vec<AtomicUsize> = (0..n).map(|_| AtomicUsize::new(0)).collect();
             run_parallel(&pool, n, &|k| {
@@ -411,7 +556,7 @@ mod tests {
     /// stack) after the caller's frame is gone.
     #[test]
     fn run_parallel_waits_for_helpers_when_a_chunk_panics() {
-        let pool = ThreadPoolBuilder::new().num_threads(3).build().unwrap();
+        let pool = Helpers::new(ThreadPoolBuilder::new().num_threads(3).build().unwrap());
         let caller = std::thread::current().id();
         let running = std::sync::Arc::new(AtomicUsize::new(0));
         for _ in 0..20 {

@@ -9,6 +9,7 @@ import numpy.typing as npt
 __all__ = [
     "__version__",
     "get_num_threads",
+    "get_spin_wait",
     "leaky_relu",
     "leaky_relu_grad",
     "prelu",
@@ -16,6 +17,7 @@ __all__ = [
     "relu",
     "relu_grad",
     "set_num_threads",
+    "set_spin_wait",
     "softplus",
     "softplus_grad",
 ]
@@ -69,4 +71,6 @@ def softplus_grad(
 ) -> _Array: ...
 def set_num_threads(n: int | None) -> None: ...
 def get_num_threads() -> int: ...
+def set_spin_wait(us: int | None) -> None: ...
+def get_spin_wait() -> int: ...
 def _simd_path() -> str: ...

@@ -361,6 +361,45 @@ pub fn get_num_threads() -> usize {
     crate::parallel::num_threads()
 }
 
+/// Set how long, in microseconds, relu_rs's threads stay ready after a parallel call before they
+/// sleep: ``0 <= us <= 100000``; ``0`` turns the waiting off.
+///
+/// Calls in a loop then find every thread awake instead of paying a wake-up (~15–20 µs) each,
+/// as OpenMP and OpenBLAS threads do. A waiting thread spins on one flag and yields its core to
+/// any other runnable thread every few µs; once the time passes with no new call it sleeps, so a
+/// process that stops calling relu_rs stops using CPU. ``None`` restores the default: the
+/// ``RELU_RS_SPIN_WAIT_US`` environment variable if set (capped the same way), else 500.
+#[pyfunction]
+#[pyo3(signature = (us), text_signature = "(us)")]
+pub fn set_spin_wait(us: Option<Index>) -> PyResult<()> {
+    let max = crate::parallel::MAX_SPIN_WAIT_US;
+    let us = match us {
+        None => None,
+        Some(Index::Value(v)) if (0..=max as i64).contains(&v) => Some(v as u64),
+        Some(Index::Value(v)) => {
+            return Err(value_error(format!(
+                "us must be between 0 and {max}, got {v}"
+            )))
+        }
+        Some(Index::Huge(shown)) => {
+            return Err(value_error(format!(
+                "us must be between 0 and {max}, got {shown}"
+            )))
+        }
+        Some(Index::Bool(_) | Index::NotInt(_)) => {
+            return Err(type_error("us must be an integer or None"))
+        }
+    };
+    crate::parallel::set_spin_wait_us(us);
+    Ok(())
+}
+
+/// How long, in microseconds, relu_rs's threads stay ready after a parallel call.
+#[pyfunction]
+pub fn get_spin_wait() -> u64 {
+    crate::parallel::spin_wait_us()
+}
+
 /// The SIMD path the kernels run on: ``"avx512"``, ``"avx2"``, ``"neon"`` or ``"scalar"``.
 #[pyfunction]
 pub fn simd_path() -> &'static str {
