@@ -38,8 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     demo = sub.add_parser("demo", help="train an MLP on two spirals with each activation")
     demo.add_argument("--epochs", type=_positive_int, help="main table (default 60, --quick 8)")
     demo.add_argument("--seed", type=int, default=0)
-    demo.add_argument("--hidden", type=_positive_int, default=64, help="units per hidden layer")
-    demo.add_argument("--layers", type=_positive_int, default=6, help="hidden layers")
+    demo.add_argument("--hidden", type=_positive_int, default=64, help="main table: layer width")
+    demo.add_argument("--layers", type=_positive_int, default=6, help="main table: hidden layers")
     demo.add_argument("--lr", type=float, default=0.05, help="SGD learning rate (momentum 0.9)")
     demo.add_argument(
         "--plot", metavar="FILE.png", help="loss curves, sweeps and decision regions (matplotlib)"
