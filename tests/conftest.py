@@ -4,8 +4,10 @@ op registry that the cross-cutting suites iterate over."""
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 import mpmath
@@ -83,17 +85,107 @@ def ref_relu_grad(g: np.ndarray, x: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(xd), np.nan, np.where(xd > 0, gd, 0.0)).astype(x.dtype)
 
 
-def ref_leaky(x: np.ndarray, alpha: Any) -> np.ndarray:
+def clip_bound(dtype: Any, max_value: Any) -> int | float | None:
+    """The clip that relu's ``max_value`` stands for on x of ``dtype`` (the specification, written
+    out independently): None (or +inf, or a value beyond the dtype's range) for no clip; for
+    floats ``max_value`` rounded to the dtype, -0.0 as +0.0; for integers and bool the exact
+    integer, saturated to the dtype's range. Raises as the API must: TypeError for a non-number
+    (bool included), ValueError for NaN, a negative value or a non-integer for integer x."""
+    if max_value is None:
+        return None
+    if isinstance(max_value, (bool, np.bool_)) or not isinstance(max_value, numbers.Real):
+        raise TypeError(f"max_value must be a real number, got {max_value!r}")
+    if isinstance(max_value, numbers.Integral):
+        exact = Fraction(int(max_value))
+    else:
+        v = float(max_value)
+        if math.isnan(v) or v < 0:
+            raise ValueError(f"max_value must be a number >= 0, got {v}")
+        if math.isinf(v):
+            return None
+        exact = Fraction(v)
+    if exact < 0:
+        raise ValueError(f"max_value must be a number >= 0, got {max_value}")
+    dt = np.dtype(dtype)
+    if dt.kind == "f":
+        rounded = _round_to(exact, dt)
+        # a finite max_value that rounds to +inf still clips: relu_grad is 0 at x = +inf
+        return rounded + 0.0  # -0.0 -> +0.0
+    if exact.denominator != 1:
+        raise ValueError(f"max_value must be an integer for x of dtype {dt}, got {max_value}")
+    top = 1 if dt.kind == "b" else int(np.iinfo(dt).max)
+    return None if exact.numerator >= top else exact.numerator
+
+
+def _round_to(exact: Fraction, dtype: np.dtype) -> float:
+    """``exact`` (>= 0) correctly rounded (to nearest, ties to even) to ``dtype``, as a float:
+    straight from the fraction, never through float64 first (which would round twice)."""
+    fi = np.finfo(dtype)
+    p, emin = fi.nmant + 1, fi.minexp
+    if exact == 0:
+        return 0.0
+    e = exact.numerator.bit_length() - exact.denominator.bit_length()
+    e = e if Fraction(2) ** e <= exact else e - 1  # 2^e <= exact < 2^(e+1)
+    step = Fraction(2) ** (max(e, emin) - p + 1)
+    q = exact / step
+    n = math.floor(q)
+    if q - n > Fraction(1, 2) or (q - n == Fraction(1, 2) and n % 2 == 1):
+        n += 1
+    value = n * step
+    if value > Fraction(float(fi.max)):
+        return math.inf
+    return float(value)
+
+
+def ref_relu_max(x: np.ndarray, max_value: Any) -> np.ndarray:
+    """min(max(0, x), max_value): integers in their own (exact) arithmetic, floats in float64
+    against the bound rounded to x's dtype; NaN propagates, ±0 -> +0."""
+    bound = clip_bound(x.dtype, max_value)
+    if x.dtype.kind == "b":
+        return x.copy() if bound is None else np.zeros_like(x)  # bound 0: all False
+    if x.dtype.kind in "iu":
+        lo = np.where(x > 0, x, 0).astype(x.dtype)
+        if bound is None:
+            return lo
+        # np.array: x's byte order, and an array (not a scalar) for 0-d x
+        return np.array(np.minimum(lo, np.asarray(bound, dtype=x.dtype)), dtype=x.dtype)
     xd = x.astype(np.float64)
-    a = np.asarray(alpha).astype(x.dtype).astype(np.float64)
+    r = np.where(xd > 0, xd, 0.0)
+    if bound is not None:
+        r = np.where(r > bound, bound, r)
+    return np.where(np.isnan(xd), xd, r).astype(x.dtype)
+
+
+def ref_relu_grad_max(g: np.ndarray, x: np.ndarray, max_value: Any) -> np.ndarray:
+    """grad where 0 < x < max_value (rounded to the result dtype), else +0; NaN where x is NaN."""
+    dt = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)  # integers: in float64
+    bound = clip_bound(dt, max_value)
+    gd, xd = g.astype(np.float64), x.astype(np.float64)
+    inside = (xd > 0) if bound is None else (xd > 0) & (xd < bound)  # no clip: +inf too
+    return np.where(np.isnan(xd), np.nan, np.where(inside, gd, 0.0)).astype(dt)
+
+
+def _alpha_at(x: np.ndarray, alpha: Any, per_channel: bool) -> np.ndarray:
+    """alpha as the kernels use it, in float64 (exactly): a scalar alpha at compute precision
+    (float32 for float16 data, where the product is then rounded once), a prelu alpha array cast
+    to x's dtype."""
+    dt = np.float32 if x.dtype == np.float16 and not per_channel else x.dtype
+    return np.asarray(alpha).astype(dt).astype(np.float64)
+
+
+def ref_leaky(x: np.ndarray, alpha: Any, per_channel: bool = False) -> np.ndarray:
+    xd = x.astype(np.float64)
+    a = _alpha_at(x, alpha, per_channel)
     with np.errstate(invalid="ignore", over="ignore"):
-        neg = np.where((xd == 0) | (a == 0), 0.0, a * xd)
+        neg = np.where((xd == 0) | (a == 0), 0.0, a * xd)  # exact in float64 below float32
         return np.where(np.isnan(xd) | (xd > 0), xd, neg).astype(x.dtype)
 
 
-def ref_leaky_grad(g: np.ndarray, x: np.ndarray, alpha: Any) -> np.ndarray:
+def ref_leaky_grad(
+    g: np.ndarray, x: np.ndarray, alpha: Any, per_channel: bool = False
+) -> np.ndarray:
     gd, xd = g.astype(np.float64), x.astype(np.float64)
-    a = np.asarray(alpha).astype(x.dtype).astype(np.float64)
+    a = _alpha_at(x, alpha, per_channel)
     with np.errstate(invalid="ignore", over="ignore"):
         neg = np.where(a == 0, 0.0, a * gd)
         return np.where(np.isnan(xd), np.nan, np.where(xd > 0, gd, neg)).astype(x.dtype)
@@ -128,6 +220,37 @@ def ref_softplus_grad(g: np.ndarray, x: np.ndarray) -> np.ndarray:
         pairs = zip(gd[tail].tolist(), xd[tail].tolist(), strict=True)
         y[tail] = [float(mpmath.mpf(gv) / (1 + mpmath.exp(-mpmath.mpf(xv)))) for gv, xv in pairs]
     return y.astype(x.dtype)
+
+
+def ref_softplus_grad_from_output(
+    g: np.ndarray, y: np.ndarray, beta: float = 1.0, threshold: float | None = None
+) -> np.ndarray:
+    """The formula softplus_grad(from_output=True) evaluates, for any y (a softplus output or
+    not): grad·(1 − e^(−β·y)) = grad·(−expm1(−β·y)); grad where β·y > threshold; y where y is NaN.
+    An infinite grad where the factor is 0 (y = ±0, which a finite x can give by underflow, where
+    σ > 0) stays ±inf, as softplus_grad's own rule for a finite x.
+
+    float16/float32: in float64 and rounded once: the factor's and product's float64 errors are
+    ~2^-52 relative, far below half a float32 ULP, so this is within 0.5 ULP + 2^-29 of exact.
+    float64: the product from mpmath (113 bits), rounded once (0.5 ULP), except where the factor
+    itself overflows float64, where the result is that ±inf times grad, as any float64
+    evaluation of the formula gives."""
+    gd, yd = g.astype(np.float64), y.astype(np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        s = -np.expm1(-beta * yd)
+        r = np.array(gd * s)  # an array even for 0-d inputs
+        if y.dtype == np.float64:
+            fine = np.isfinite(s) & np.isfinite(gd) & np.isfinite(yd)
+            with mpmath.workprec(113):
+                b = mpmath.mpf(beta)
+                r[fine] = [
+                    float(mpmath.mpf(gv) * -mpmath.expm1(-b * mpmath.mpf(yv)))
+                    for gv, yv in zip(gd[fine].tolist(), yd[fine].tolist(), strict=True)
+                ]
+        r = np.where(np.isnan(r) & np.isinf(gd) & np.isfinite(yd), gd, r)
+        if threshold is not None:
+            r = np.where(beta * yd > threshold, gd, r)
+        return np.where(np.isnan(yd), yd, r).astype(y.dtype)
 
 
 def exact_sum(terms: np.ndarray) -> float:
@@ -198,8 +321,10 @@ class Op:
     ``ref`` is an independent float64 reference for the first result; ``ints``: integer and bool
     inputs keep their dtype; ``exact``: the result is correctly rounded (else within ``ulps``);
     ``layer`` makes the relu_rs.nn layer whose forward (arity 1) or backward (arity 2) is this op
-    with these params. A function returning a tuple (prelu_grad) has its first result written to
-    ``out``."""
+    with these params; ``kwargs``, as ``(name, value)`` pairs, are keyword parameters passed on
+    every call (``name`` then tells the entries of one function apart: ``function`` is the
+    public function's name). A function returning a tuple (prelu_grad) has its first result
+    written to ``out``."""
 
     name: str
     fn: Callable[..., Any]
@@ -210,6 +335,12 @@ class Op:
     exact: bool = True
     ulps: float = 0.5
     layer: Callable[[], nn.Module] | None = None
+    kwargs: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def function(self) -> str:
+        """The public function's name (``name`` may add the keyword parameters)."""
+        return str(self.fn.__name__)
 
     def __call__(self, *arrays: Any, **kw: Any) -> np.ndarray:
         """The first result (grad_x for prelu_grad)."""
@@ -217,7 +348,7 @@ class Op:
 
     def results(self, *arrays: Any, **kw: Any) -> tuple[np.ndarray, ...]:
         """Every result, as a tuple (prelu_grad: grad_x, then grad_alpha)."""
-        res = self.fn(*arrays, *self.params, **kw)
+        res = self.fn(*arrays, *self.params, **dict(self.kwargs), **kw)
         return res if isinstance(res, tuple) else (res,)
 
     def inputs(self, x: Any, grad: Any) -> tuple[Any, ...]:
@@ -247,16 +378,33 @@ OPS: list[Op] = [
        layer=lambda: nn.LeakyReLU(0.1)),
     Op("leaky_relu_grad", relu_rs.leaky_relu_grad, 2, (-0.3,),
        lambda g, x: ref_leaky_grad(g, x, -0.3), layer=lambda: nn.LeakyReLU(-0.3)),
-    Op("prelu", relu_rs.prelu, 1, (0.25,), lambda x: ref_leaky(x, 0.25),
+    Op("prelu", relu_rs.prelu, 1, (0.25,), lambda x: ref_leaky(x, 0.25, per_channel=True),
        layer=lambda: nn.PReLU(1, init=0.25, dtype=np.float64)),
-    Op("prelu_grad", relu_rs.prelu_grad, 2, (0.25,), lambda g, x: ref_leaky_grad(g, x, 0.25),
+    Op("prelu_grad", relu_rs.prelu_grad, 2, (0.25,),
+       lambda g, x: ref_leaky_grad(g, x, 0.25, per_channel=True),
        layer=lambda: nn.PReLU(1, init=0.25, dtype=np.float64)),
     Op("softplus", relu_rs.softplus, 1, (), ref_softplus, exact=False, ulps=1.0,
        layer=nn.Softplus),
     Op("softplus_grad", relu_rs.softplus_grad, 2, (), ref_softplus_grad, exact=False, ulps=2.0,
        layer=nn.Softplus),
+    # ReLU6: integers keep their dtype (6 is an integer, as they require)
+    Op("relu(max_value=6)", relu_rs.relu, 1, (), lambda x: ref_relu_max(x, 6), ints=True,
+       layer=lambda: nn.ReLU(max_value=6), kwargs=(("max_value", 6),)),
+    Op("relu_grad(max_value=6)", relu_rs.relu_grad, 2, (), lambda g, x: ref_relu_grad_max(g, x, 6),
+       layer=lambda: nn.ReLU(max_value=6), kwargs=(("max_value", 6),)),
+    # The suites feed any x, most of them no softplus output (negative, say): the reference is the
+    # formula itself for any y (see ref_softplus_grad_from_output: float16/float32 within 0.5 ULP
+    # + 2^-29 of it and 0.5 + 2^-29 from the reference, so 1 ULP; float64 libm's expm1 (1 ULP of
+    # the factor, up to 2 of the product) + the product's rounding + the reference's 0.5: 3 ULP,
+    # the documented bound). The layer: Softplus(inplace=True) overwrites x with y = softplus(x),
+    # so after forward the suites' x is y and its backward is this op on (grad, y).
+    Op("softplus_grad(from_output)", relu_rs.softplus_grad, 2, (),
+       ref_softplus_grad_from_output, exact=False, ulps=3.0,
+       layer=lambda: nn.Softplus(inplace=True), kwargs=(("from_output", True),)),
 ]  # fmt: skip
 OP_NAMES = [op.name for op in OPS]
+# The public functions the registry covers (several entries may share one)
+OP_FUNCTIONS = sorted({op.function for op in OPS})
 
 
 def op_inputs(op: Op, x: np.ndarray, seed: int = 7) -> tuple[np.ndarray, ...]:
@@ -268,6 +416,6 @@ def op_inputs(op: Op, x: np.ndarray, seed: int = 7) -> tuple[np.ndarray, ...]:
 
 
 def op_table() -> str:
-    """OPS as Python source, ``[(name, arity, params), ...]``, for scripts run in a subprocess:
-    they call ``getattr(relu_rs, name)(*arrays, *params)``."""
-    return repr([(op.name, op.arity, op.params) for op in OPS])
+    """OPS as Python source, ``[(function, arity, params, kwargs), ...]``, for scripts run in a
+    subprocess: they call ``getattr(relu_rs, function)(*arrays, *params, **kwargs)``."""
+    return repr([(op.function, op.arity, op.params, dict(op.kwargs)) for op in OPS])

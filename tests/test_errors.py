@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import relu_rs
-from conftest import OP_NAMES, OPS, Op
+from conftest import OP_FUNCTIONS, OP_NAMES, OPS, Op
 from relu_rs import _relu_rs
 
 X = np.linspace(-2, 2, 12).reshape(3, 4)
@@ -174,10 +174,20 @@ def test_integer_result_refuses_a_float_out(op: Op) -> None:
 def test_every_public_op_is_in_the_registry() -> None:
     """A public function fails here until conftest.OPS has an entry for it, so that every
     cross-cutting suite tests it."""
-    not_ops = {"__version__", "info", "get_num_threads", "set_num_threads"}
-    assert sorted(set(relu_rs.__all__) - not_ops) == sorted(OP_NAMES)
+    not_ops = {
+        "__version__",
+        "info",
+        "get_num_threads",
+        "set_num_threads",
+        "get_spin_wait",
+        "set_spin_wait",
+    }
+    assert sorted(set(relu_rs.__all__) - not_ops) == OP_FUNCTIONS
     for op in OPS:
-        assert op.fn is getattr(relu_rs, op.name), op.name
+        assert op.fn is getattr(relu_rs, op.function), op.name
+        # an entry named after its function alone calls it with no keyword parameters
+        assert (op.name == op.function) == (not op.kwargs), op.name
+    assert len(set(OP_NAMES)) == len(OP_NAMES), "entries need distinct names (test ids)"
 
 
 @pytest.mark.skipif(np.dtype(np.longdouble).itemsize <= 8, reason="long double is float64 here")
@@ -201,7 +211,7 @@ def test_set_num_threads_bad_type(n: object) -> None:
 def test_public_functions_are_the_compiled_ones() -> None:
     """Rust owns the whole call: the package re-exports the compiled functions, with no Python
     layer between the user and the checks."""
-    for name in [*OP_NAMES, "set_num_threads", "get_num_threads"]:
+    for name in [*OP_FUNCTIONS, "set_num_threads", "get_num_threads"]:
         assert getattr(relu_rs, name) is getattr(_relu_rs, name), name
         assert getattr(relu_rs, name).__doc__, name
 

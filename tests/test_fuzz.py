@@ -17,7 +17,16 @@ from hypothesis.extra import numpy as hnp
 from test_prelu import ref_prelu, ref_prelu_grad
 
 import relu_rs
-from conftest import OPS, assert_identical, ref_leaky, ref_leaky_grad, ulp_distance
+from conftest import (
+    OPS,
+    Op,
+    assert_identical,
+    ref_leaky,
+    ref_leaky_grad,
+    ref_relu_grad_max,
+    ref_relu_max,
+    ulp_distance,
+)
 
 EXAMPLES = int(os.environ.get("RELU_RS_FUZZ_EXAMPLES", "3000"))
 
@@ -28,6 +37,13 @@ DTYPES = [
 SCALARS = st.sampled_from(
     [0.0, 0.01, -1.0, 2.5, 1e6, -1e300, np.nan, np.inf, -np.inf, 0, 3, True, "0.1", None, 1j,
      np.float32(0.2), np.array(0.3), np.array([0.1, 0.2]), [0.1], object()]
+)  # fmt: skip
+# relu's max_value: good ones (inexact in float16, subnormal, beyond 2^53 and 2^64, NumPy scalars)
+# and bad ones; a call that succeeds must match conftest.clip_bound's reading of the specification
+MAX_VALUES = st.sampled_from(
+    [None, 6, 6.0, 0, 0.0, -0.0, 0.1, 1e-310, 6.5, 1000, 2**53 + 1, 2**64 + 5, 1e300, np.inf,
+     np.float16(3), np.int64(7), np.uint64(2**63 + 1), np.float32(2.5), -1, -np.inf, np.nan, "6",
+     True, 1j, [6]]
 )  # fmt: skip
 
 
@@ -92,14 +108,20 @@ def outs(draw: st.DrawFn, like: Any) -> Any:
     return big[1 : 1 + ref.size].reshape(ref.shape)
 
 
-def _fuzzed_params(data: st.DataObject, name: str) -> tuple[list[Any], dict[str, Any]] | None:
+def _fuzzed_params(data: st.DataObject, op: Op) -> tuple[list[Any], dict[str, Any]] | None:
     """Parameters (good and bad) for the ops whose parameters this suite fuzzes, or None: the
-    registry's own parameters, checked against the registry's reference."""
+    registry's own parameters, checked against the registry's reference. The entry's keyword
+    parameters are kept unless fuzzed (from_output stays as the entry has it)."""
+    name = op.function
+    kwargs = dict(op.kwargs)
+    if name in ("relu", "relu_grad"):
+        kwargs["max_value"] = data.draw(MAX_VALUES)
+        return [], kwargs
     if name.startswith("leaky"):
-        return [data.draw(SCALARS)], {}
+        return [data.draw(SCALARS)], kwargs
     if name.startswith("prelu"):
         params = [data.draw(st.one_of(SCALARS, arrays()))]
-        kwargs = {"axis": data.draw(st.sampled_from([1, 0, -1, 5, -7, 1.0, "1", None]))}
+        kwargs["axis"] = data.draw(st.sampled_from([1, 0, -1, 5, -7, 1.0, "1", None]))
         if name == "prelu_grad" and data.draw(st.booleans()):
             kwargs["alpha_grad_out"] = data.draw(st.sampled_from(
                 [np.zeros(3), np.zeros(()), [0.0], np.zeros(3, "f4")]))  # fmt: skip
@@ -107,7 +129,7 @@ def _fuzzed_params(data: st.DataObject, name: str) -> tuple[list[Any], dict[str,
     if name.startswith("softplus"):
         beta = data.draw(st.sampled_from([1.0, 0.5, 0.0, -1.0, np.nan, np.inf, "2", 3]))
         threshold = data.draw(st.sampled_from([None, 20.0, np.nan, -np.inf, np.inf, "x"]))
-        return [beta, threshold], {}
+        return [beta, threshold], kwargs
     return None
 
 
@@ -120,8 +142,8 @@ def test_fuzz_the_boundary(data: st.DataObject) -> None:
     out = data.draw(outs(x))
     before = out.copy() if isinstance(out, np.ndarray) else None
     # a known op's own parameters three times in four; else (and for a new op) the registry's
-    fuzzed = _fuzzed_params(data, op.name) if data.draw(st.integers(0, 3)) else None
-    params, kwargs = fuzzed if fuzzed is not None else (list(op.params), {})
+    fuzzed = _fuzzed_params(data, op) if data.draw(st.integers(0, 3)) else None
+    params, kwargs = fuzzed if fuzzed is not None else (list(op.params), dict(op.kwargs))
     if out is not None:
         kwargs["out"] = out
     args: list[Any] = [*op.inputs(x, grad), *params]  # a None grad is bad input
@@ -145,7 +167,7 @@ def test_fuzz_the_boundary(data: st.DataObject) -> None:
     if fuzzed is None:
         op.check(first, *inputs)
     else:
-        _check_against_reference(op.name, inputs, snapshot[op.arity :], kwargs, result)
+        _check_against_reference(op.function, inputs, snapshot[op.arity :], kwargs, result)
 
 
 def _copy(a: Any) -> Any:
@@ -169,6 +191,21 @@ def _softplus_grad64(g: np.ndarray, x: np.ndarray, beta: float, threshold: float
         return np.where(np.isnan(x), x, np.where(z > threshold, g, g * sigmoid))
 
 
+def _softplus_grad_from_output64(
+    g: np.ndarray, y: np.ndarray, beta: float, threshold: float
+) -> np.ndarray:
+    """grad·(1 − e^(−beta·y)) (y = softplus's output; any y here); grad where beta·y > threshold;
+    an infinite grad times the factor 0 (y = ±0) stays infinite. Where y < 0 (no softplus output)
+    and e^(−beta·y) overflows float64, beta != 1 gives NaN where the formula (and beta = 1) gives
+    ±inf: outside the documented domain (y from softplus), reported, and followed here."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        factor = -np.expm1(-beta * y)
+        r = g * factor
+        r = np.where(np.isnan(r) & np.isinf(g) & np.isfinite(y), g, r)
+        r = np.where(np.isinf(factor) & (y < 0) & (beta != 1), np.nan, r)
+        return np.where(np.isnan(y), y, np.where(beta * y > threshold, g, r))
+
+
 def _close(got: np.ndarray, want64: np.ndarray) -> None:
     """Within 2 ULP for float16/float32 (relu_rs is within 1, the float64 reference far closer);
     float64: relative 1e-12, since the reference rounds beta*x and that error grows with |z|."""
@@ -187,7 +224,11 @@ def _check_against_reference(
     first = result[0] if name == "prelu_grad" else result
     dt = first.dtype
     x = arrays[-1]
-    if name == "leaky_relu":
+    if name == "relu":
+        assert_identical(first, ref_relu_max(x, kwargs.get("max_value")))
+    elif name == "relu_grad":
+        assert_identical(first, ref_relu_grad_max(arrays[0], x, kwargs.get("max_value")))
+    elif name == "leaky_relu":
         assert_identical(first, ref_leaky(x, params[0]))
     elif name == "leaky_relu_grad":
         assert_identical(first, ref_leaky_grad(arrays[0], x, params[0]))
@@ -210,7 +251,10 @@ def _check_against_reference(
         beta = float(params[0])
         threshold = np.inf if params[1] is None else float(params[1])
         x64 = x.astype(np.float64)
+        g64 = arrays[0].astype(np.float64)
         if name == "softplus":
             _close(first, _softplus64(x64, beta, threshold))
+        elif kwargs.get("from_output"):
+            _close(first, _softplus_grad_from_output64(g64, x64, beta, threshold))
         else:
-            _close(first, _softplus_grad64(arrays[0].astype(np.float64), x64, beta, threshold))
+            _close(first, _softplus_grad64(g64, x64, beta, threshold))

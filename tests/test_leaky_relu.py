@@ -43,10 +43,15 @@ def test_leaky_special_cases(dtype: type) -> None:
 def test_leaky_default_alpha_and_rounding() -> None:
     x = np.array([-3.0, 2.0], dtype=np.float32)
     np.testing.assert_array_equal(relu_rs.leaky_relu(x), [np.float32(0.01) * np.float32(-3), 2])
-    # float16: alpha is cast to float16 and the product rounded once
+    # float16: alpha is kept in float32 (compute precision, as PyTorch's opmath) and the product
+    # is rounded once to float16, from its exact value (float64 holds it: 24 + 11 bits)
     h = np.array([-0.333], dtype=np.float16)
-    want = (np.float64(np.float16(0.1)) * np.float64(h[0])).astype(np.float16)
+    want = (np.float64(np.float32(0.1)) * np.float64(h[0])).astype(np.float16)
     assert relu_rs.leaky_relu(h, 0.1)[0] == want
+    # the example that showed the old float16-rounded alpha 1 ULP off (PyTorch agrees with this)
+    x = np.array([-0.99365234375], dtype=np.float16)
+    assert relu_rs.leaky_relu(x, 0.01)[0] == np.float16(-0.0099334716796875)
+    assert relu_rs.leaky_relu_grad(x, x, 0.01)[0] == np.float16(-0.0099334716796875)
 
 
 @pytest.mark.parametrize("dtype", [np.float16, np.float32])
@@ -140,5 +145,5 @@ def test_alpha_beyond_the_dtype(dtype: type, alpha: float) -> None:
     out = np.empty_like(x)
     relu_rs.prelu(x, np.array([alpha]), out=out)
     with np.errstate(over="ignore"):  # 1e6 to float16
-        want = ref_leaky(x, alpha)
+        want = ref_leaky(x, alpha, per_channel=True)
     assert_identical(out, want)

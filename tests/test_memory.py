@@ -22,11 +22,11 @@ g = np.ones_like(x)
 f = np.asfortranarray(x.reshape(1 << 12, 1 << 13))
 relu_rs.relu(x[:10])                                                        # load everything
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-for name, arity, params in OPS:
+for name, arity, params, kw in OPS:
     if arity == 1:
-        getattr(relu_rs, name)(x, *params, out=x)
+        getattr(relu_rs, name)(x, *params, **kw, out=x)
     else:
-        getattr(relu_rs, name)(g, x, *params, out=g)
+        getattr(relu_rs, name)(g, x, *params, **kw, out=g)
 relu_rs.prelu(f, np.full(1 << 13, 0.2), axis=1, out=f)
 after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print((after - before) // 1024)                                              # MiB
@@ -54,8 +54,8 @@ ro = np.empty_like(x)
 ro.flags.writeable = False
 leak = []
 ok, bad = [], []
-for name, arity, params in OPS:
-    fn = getattr(relu_rs, name)
+for name, arity, params, kw in OPS:
+    fn = partial(getattr(relu_rs, name), **kw)
     xo = x.copy()  # this op's own x, which out= overlaps
     arrays, overlapping = ((x,), (xo,)) if arity == 1 else ((g, x), (g, xo))
     ok += [
@@ -82,6 +82,9 @@ bad += [
     lambda: relu_rs.leaky_relu(x, "a"), lambda: relu_rs.prelu(x, alpha[:3]),
     lambda: relu_rs.prelu_grad(g, x, alpha, axis=7), lambda: relu_rs.softplus(x, beta=-1.0),
     lambda: relu_rs.prelu_grad(g, x, alpha, alpha_grad_out=np.empty(3, np.float32)),
+    lambda: relu_rs.relu(x, max_value=-1.0), lambda: relu_rs.relu_grad(g, x, max_value="6"),
+    lambda: relu_rs.relu(x.astype(np.int16), max_value=6.5),
+    lambda: relu_rs.softplus_grad(g, x, from_output="yes"),
 ]
 
 CALLS = len(ok) + len(bad)

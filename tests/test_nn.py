@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import relu_rs
-from conftest import OPS, Op, assert_identical
+from conftest import OPS, Op, assert_identical, ulp_distance
 from relu_rs import nn
 
 
@@ -33,6 +33,8 @@ LAYERS = [
     lambda: nn.LeakyReLU(-0.5),
     lambda: nn.PReLU(4, init=0.3, dtype=np.float64),
     lambda: nn.Softplus(beta=2.0, threshold=20.0),
+    lambda: nn.ReLU(max_value=1.5),  # clips some of the fixture's values
+    lambda: nn.Softplus(beta=2.0, inplace=True),
 ]
 
 
@@ -40,7 +42,7 @@ LAYERS = [
 def test_backward_matches_finite_differences(make: Any, xg: Any) -> None:
     x, g = xg
     layer = make()
-    layer(x)
+    layer(x.copy())  # an in-place layer overwrites its input
     analytic = layer.backward(g)
     numeric = _finite_difference(make(), x, g)
     np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-8)
@@ -168,3 +170,90 @@ def test_errors() -> None:
         nn.Softplus(beta=0)
     nn.PReLU(1)(np.ones((2, 4)))  # a shared alpha fits any shape
     nn.PReLU(4, axis=-1)(np.ones((2, 3, 4)))  # NHWC
+
+
+# ----- ReLU(max_value=...) and Softplus(inplace=True) --------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.int32])
+def test_relu6_layer_is_the_functions(dtype: type, xg: Any) -> None:
+    x, g = ((a * 5).astype(dtype) for a in xg)  # both ends of (0, 6) are hit
+    layer = nn.ReLU(max_value=6)
+    y = layer(x)
+    assert_identical(y, relu_rs.relu(x, max_value=6))
+    assert (y == 6).any() and (y == 0).any()
+    if dtype is not np.int32:
+        assert_identical(layer.backward(g), relu_rs.relu_grad(g, x, max_value=6))
+    assert repr(layer) == "ReLU(max_value=6, inplace=False)"
+
+
+@pytest.mark.parametrize("max_value", [6, 0.1, 2.5])
+def test_relu_max_value_in_place_layer(max_value: float, xg: Any) -> None:
+    x, g = xg[0] * 5, xg[1]
+    reference = nn.ReLU(max_value=max_value)
+    want_y = reference(x)
+    want_g = reference.backward(g)
+    layer = nn.ReLU(max_value=max_value, inplace=True)
+    xc = x.copy()
+    y = layer(xc)
+    assert y is xc
+    assert_identical(y, want_y)
+    assert_identical(layer.backward(g), want_g)
+    assert repr(layer) == f"ReLU(max_value={max_value}, inplace=True)"
+
+
+def test_relu_layer_bad_max_value_raises_at_construction() -> None:
+    with pytest.raises(ValueError, match="max_value"):
+        nn.ReLU(max_value=-1)
+    with pytest.raises(ValueError, match="max_value"):
+        nn.ReLU(max_value=float("nan"))
+    with pytest.raises(TypeError, match="max_value"):
+        nn.ReLU(max_value="a")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="max_value"):
+        nn.ReLU(max_value=True)
+    assert repr(nn.ReLU()) == "ReLU(max_value=None, inplace=False)"
+
+
+@pytest.mark.parametrize("beta,threshold", [(1.0, None), (0.37, None), (3.0, 20.0)])
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_softplus_in_place_layer(dtype: type, beta: float, threshold: float | None) -> None:
+    """Softplus(inplace=True) returns x itself holding the output; its backward (from the
+    output) is within 3 ULP of the ordinary layer's (from the input) where the output is normal,
+    and exactly the functional from_output gradient."""
+    rng = np.random.default_rng(1)
+    x = (rng.standard_normal((40, 25)) * 6 / beta).astype(dtype)
+    g = rng.standard_normal(x.shape).astype(dtype)
+    reference = nn.Softplus(beta, threshold)
+    want_y = reference(x)
+    want_g = reference.backward(g)
+    layer = nn.Softplus(beta, threshold, inplace=True)
+    xc = x.copy()
+    y = layer(xc)
+    assert y is xc
+    assert_identical(y, want_y)
+    got = layer.backward(g)
+    assert_identical(got, relu_rs.softplus_grad(g, want_y, beta, threshold, from_output=True))
+    normal = want_y >= np.finfo(dtype).tiny
+    assert normal.mean() > 0.9
+    # from the input within 2 ULP of exact, from the output within 3: at most 5 apart
+    assert ulp_distance(got[normal], want_g[normal]).max() <= 5
+    assert repr(layer) == f"Softplus(beta={beta}, threshold={threshold}, inplace=True)"
+
+
+def test_softplus_in_place_layer_against_mpmath() -> None:
+    import mpmath
+
+    x = np.linspace(-30, 30, 601)
+    g = np.random.default_rng(3).standard_normal(x.size)
+    layer = nn.Softplus(inplace=True)
+    layer(x.copy())
+    got = layer.backward(g)
+    with mpmath.workprec(113):
+        exact = [float(mpmath.mpf(gv) / (1 + mpmath.exp(-mpmath.mpf(xv))))
+                 for gv, xv in zip(g.tolist(), x.tolist(), strict=True)]  # fmt: skip
+    assert ulp_distance(got, np.array(exact)).max() <= 3
+
+
+def test_softplus_in_place_layer_refuses_a_list() -> None:
+    with pytest.raises(TypeError, match="ndarray"):
+        nn.Softplus(inplace=True)([1.0, -1.0])

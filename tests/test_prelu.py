@@ -28,7 +28,7 @@ def _bcast(alpha: np.ndarray, ndim: int, axis: int) -> np.ndarray:
 
 def ref_prelu(x: np.ndarray, alpha: np.ndarray, axis: int) -> np.ndarray:
     a = np.asarray(alpha)
-    return ref_leaky(x, a.reshape(()) if a.size == 1 else _bcast(a, x.ndim, axis))
+    return ref_leaky(x, a.reshape(()) if a.size == 1 else _bcast(a, x.ndim, axis), per_channel=True)
 
 
 def ref_prelu_grad(
@@ -36,7 +36,7 @@ def ref_prelu_grad(
 ) -> tuple[np.ndarray, np.ndarray]:
     a = np.asarray(alpha)
     ab = a.reshape(()) if a.size == 1 else _bcast(a, x.ndim, axis)
-    gx = ref_leaky_grad(g, x, ab)
+    gx = ref_leaky_grad(g, x, ab, per_channel=True)
     with np.errstate(over="ignore", invalid="ignore"):
         xd, gd = x.astype(np.float64), g.astype(np.float64)
         terms = np.where(xd >= 0, 0.0, gd * xd)

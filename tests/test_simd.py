@@ -14,12 +14,14 @@ from conftest import op_table
 
 PATHS = ["scalar", "avx2", "avx512", "neon"]
 
-# Every op of the registry with its params, then other parameters and per-channel PReLU; each
+# Every op of the registry with its params, then other parameters (softplus_grad from the output
+# at beta != 1, relu's max_value inexact in the dtype and subnormal) and per-channel PReLU; each
 # out of place and in place (on x, on grad, and on one array that is both), over random values
 # and every pair of special values (NaN payloads of both signs, signalling NaNs, ±inf, ±0,
 # subnormals), so that NaN signs and payloads are compared too.
 _SCRIPT = r"""
 import sys, numpy as np, relu_rs
+from functools import partial
 OPS = OP_TABLE
 rng = np.random.default_rng(0)
 NAN_BITS = {np.float16: (np.uint16, [0x7E01, 0xFE55, 0x7C01, 0xFC02]),
@@ -44,8 +46,8 @@ for dt in (np.float16, np.float32, np.float64):
     g2 = g[: x2.size].reshape(x2.shape)
     xs = x[: a_special.size * (x.size // a_special.size)].reshape(-1, a_special.size)
     gs = g[: xs.size].reshape(xs.shape)
-    for name, arity, params in OPS:
-        fn = getattr(relu_rs, name)
+    for name, arity, params, kw in OPS:
+        fn = partial(getattr(relu_rs, name), **kw)
         res = fn(*((x,) if arity == 1 else (g, x)), *params)
         out += res if isinstance(res, tuple) else [res]
         y = x.copy()  # in place on x
@@ -59,6 +61,8 @@ for dt in (np.float16, np.float32, np.float64):
             res = fn(y, y, *params, out=y)
             out += res if isinstance(res, tuple) else [res]
     out += [relu_rs.softplus(x, 2.5), relu_rs.softplus_grad(g, x, 0.7, 20.0),
+            relu_rs.softplus_grad(g, x, 0.7, 20.0, from_output=True),
+            relu_rs.relu(x, max_value=0.1), relu_rs.relu_grad(g, x, max_value=1e-310),
             relu_rs.prelu(x2, a, axis=1), *relu_rs.prelu_grad(g2, x2, a, axis=1),
             relu_rs.prelu(xs, a_special, axis=1), *relu_rs.prelu_grad(gs, xs, a_special, axis=1),
             relu_rs.prelu(xs.T, a_special, axis=0), *relu_rs.prelu_grad(gs.T, xs.T, a_special,

@@ -16,6 +16,7 @@ from conftest import (
     layouts,
     ref_sigmoid,
     ref_softplus,
+    ref_softplus_grad_from_output,
     run_all_outs,
     special_values,
     ulp_distance,
@@ -230,3 +231,165 @@ def test_float64_beta1_against_mpmath_sample() -> None:
     print(f"\n{x.size} samples: softplus max {err.max():.4f} ULP, grad max {err_g.max():.4f} ULP")
     assert err.max() <= 2.0, f"{err.max()} ULP at x={x[int(np.argmax(err))]!r}"
     assert err_g.max() <= 2.0, f"{err_g.max()} ULP at x={x[int(np.argmax(err_g))]!r}"
+
+
+# ----- softplus_grad(from_output=True): the gradient from softplus's output y -----------------
+
+# x ranges (at beta = 1, divided by beta) over which y = softplus(x) goes from subnormal (filtered
+# out: the claim is for a normal y) to x itself
+FROM_OUTPUT_RANGES = {np.float16: (-11.0, 12.0), np.float32: (-90.0, 20.0),
+                      np.float64: (-710.0, 40.0)}  # fmt: skip
+
+
+@pytest.mark.parametrize("threshold", [None, 20.0])
+@pytest.mark.parametrize("beta", [1.0, 0.37, 3.0, 50.0])
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+def test_softplus_grad_from_output_within_3_ulp(
+    dtype: type, beta: float, threshold: float | None
+) -> None:
+    """The documented bound: for y = relu_rs.softplus(x, beta, threshold) normal, within 3 ULP of
+    the exact gradient from the original x (mpmath): grad·σ(beta·x), and grad where beta·x >
+    threshold (there softplus is x: its derivative is 1). Excluded: the window beta·x <=
+    threshold < beta·y, where the result is grad exactly (checked below)."""
+    lo, hi = FROM_OUTPUT_RANGES[dtype]
+    x = _sample(dtype, lo / beta, hi / beta, 1200, 1200)
+    g = np.random.default_rng(11).uniform(-3, 3, x.size).astype(dtype)
+    y = relu_rs.softplus(x, beta, threshold)
+    got = relu_rs.softplus_grad(g, y, beta, threshold, from_output=True)
+    t = math.inf if threshold is None else threshold
+    with np.errstate(over="ignore"):  # beta·x beyond float64 is above any threshold
+        z, zy = beta * x.astype(np.float64), beta * y.astype(np.float64)
+    window = (z <= t) & (zy > t)
+    assert_identical(got[window], g[window])
+    keep = (y >= np.finfo(dtype).tiny) & ~window
+    assert keep.sum() > 1500, "the sample must be mostly normal outputs"
+    xs, gs = x[keep].astype(np.float64).tolist(), g[keep].astype(np.float64).tolist()
+    exact = [
+        mpmath.mpf(gv) if beta * xv > t else mpmath.mpf(gv) * _mp_sigmoid(xv, beta)
+        for gv, xv in zip(gs, xs, strict=True)
+    ]
+    err = _ulps(got[keep], exact, dtype)
+    worst = int(np.argmax(err))
+    print(
+        f"\n{dtype.__name__} beta={beta} threshold={threshold}: {keep.sum()} samples, "
+        f"{window.sum()} in the window, max {err.max():.3f} ULP"
+    )
+    assert err.max() <= 3.0, (
+        f"{err.max()} ULP at x={x[keep][worst]!r}, y={y[keep][worst]!r}, g={g[keep][worst]!r}"
+    )
+
+
+@pytest.mark.parametrize("beta", [1.0, 0.37, 3.0])
+def test_softplus_grad_from_output_window_below_the_threshold(beta: float) -> None:
+    """float64 x just below threshold/beta: beta·x <= threshold < beta·y, so y is treated as
+    above the threshold and the result is grad exactly (the documented exception)."""
+    t = 20.0
+    x = np.array([t / beta - d for d in (1e-12, 1e-10, 5e-10)])
+    y = relu_rs.softplus(x, beta, t)
+    assert (beta * x <= t).all() and (beta * y > t).all(), (x, y)
+    g = np.array([1.5, -2.25, 3.0])
+    assert_identical(relu_rs.softplus_grad(g, y, beta, t, from_output=True), g)
+    # the window's width is log1p(exp(-threshold))/beta: far below it, the ordinary formula
+    x_far = np.array([t / beta - 1e-6])
+    y_far = relu_rs.softplus(x_far, beta, t)
+    assert beta * y_far[0] <= t
+    got = relu_rs.softplus_grad(g[:1], y_far, beta, t, from_output=True)
+    assert got[0] < g[0]
+
+
+@pytest.mark.parametrize("threshold", [1.0, 20.0, -5.0])
+@pytest.mark.parametrize("beta", [1.0, 2.5])
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+def test_softplus_grad_from_output_above_threshold_is_grad(
+    dtype: type, beta: float, threshold: float
+) -> None:
+    y = np.array([threshold / beta + 0.5, threshold / beta + 3, 100, np.inf]).astype(dtype)
+    y = y[beta * y.astype(np.float64) > threshold]
+    assert y.size >= 3
+    g = np.array([1.25, -0.5, np.inf, -3.0])[: y.size].astype(dtype)
+    assert_identical(relu_rs.softplus_grad(g, y, beta, threshold, from_output=True), g)
+    nan_g = np.full(y.size, np.nan, dtype=dtype)
+    assert np.isnan(relu_rs.softplus_grad(nan_g, y, beta, threshold, from_output=True)).all()
+
+
+@pytest.mark.parametrize("threshold", [None, 20.0])
+@pytest.mark.parametrize("beta", [1.0, 3.0])
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+def test_softplus_grad_from_output_special_values(
+    dtype: type, beta: float, threshold: float | None
+) -> None:
+    """y = 0 gives 0 with grad's sign; y = +inf gives grad; a NaN y comes back as it was (bits);
+    a NaN grad gives NaN wherever y is not NaN."""
+    uint = {np.float16: np.uint16, np.float32: np.uint32, np.float64: np.uint64}[dtype]
+    payload = {np.float16: 0xFE55, np.float32: 0xFFC12345, np.float64: 0xFFF8000000012345}[dtype]
+    nan = np.array([payload], dtype=uint).view(dtype)[0]
+    y = np.array([0.0, 0.0, np.inf, np.inf, nan, nan], dtype=dtype)
+    g = np.array([2.0, -2.0, 1.5, -np.inf, 1.0, np.nan], dtype=dtype)
+    got = relu_rs.softplus_grad(g, y, beta, threshold, from_output=True)
+    assert_identical(got[:4], np.array([0.0, -0.0, 1.5, -np.inf], dtype=dtype))
+    np.testing.assert_array_equal(got[4:].view(uint), y[4:].view(uint))
+    ys = np.array([0.0, 0.5, 1.0, 30.0, np.inf], dtype=dtype)
+    nan_g = np.full(ys.size, np.nan, dtype=dtype)
+    assert np.isnan(relu_rs.softplus_grad(nan_g, ys, beta, threshold, from_output=True)).all()
+
+
+def test_softplus_grad_from_output_is_the_input_gradient_of_the_output() -> None:
+    """A smooth sample where both forms apply: from the output within 3 ULP of from the input
+    (itself within 2 ULP of exact: the two may differ by up to 5)."""
+    x = np.linspace(-30, 30, 20_001)
+    g = np.random.default_rng(2).standard_normal(x.size)
+    from_x = relu_rs.softplus_grad(g, x)
+    from_y = relu_rs.softplus_grad(g, relu_rs.softplus(x), from_output=True)
+    assert ulp_distance(from_y, from_x).max() <= 5
+    np.testing.assert_allclose(from_y, from_x, rtol=1e-14, atol=0)
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+def test_softplus_grad_from_output_every_layout(dtype: type) -> None:
+    for _, x in layouts(special_values(dtype)):
+        y = relu_rs.softplus(x)
+        g = np.resize(special_values(dtype)[5:][::-1], y.shape).astype(dtype)
+        got = relu_rs.softplus_grad(g, y, from_output=True)
+        want = ref_softplus_grad_from_output(g, y)
+        assert got.shape == want.shape and got.dtype == want.dtype
+        assert ulp_distance(got, want).max(initial=0) <= 3
+        run_all_outs(relu_rs.softplus_grad, (g, y), got, from_output=True)
+        run_all_outs(relu_rs.softplus_grad, (g, y, 2.0, 20.0), relu_rs.softplus_grad(
+            g, y, 2.0, 20.0, from_output=True), from_output=True)  # fmt: skip
+
+
+@pytest.mark.parametrize("n", [10, 4097, 600_033])
+@pytest.mark.parametrize("beta", [1.0, 0.37])
+def test_softplus_grad_from_output_in_place(n: int, beta: float) -> None:
+    rng = np.random.default_rng(n)
+    x = (rng.standard_normal(n) * 10).astype(np.float32)
+    g = rng.standard_normal(n).astype(np.float32)
+    y = relu_rs.softplus(x, beta)
+    want = relu_rs.softplus_grad(g, y, beta, from_output=True)
+    g2 = g.copy()
+    assert relu_rs.softplus_grad(g2, y, beta, out=g2, from_output=True) is g2
+    assert_identical(g2, want)
+    y2 = y.copy()
+    assert relu_rs.softplus_grad(g, y2, beta, out=y2, from_output=True) is y2
+    assert_identical(y2, want)
+    # the in-place training step: softplus over x, then its gradient over grad
+    xs, gs = x.copy(), g.copy()
+    relu_rs.softplus(xs, beta, out=xs)
+    relu_rs.softplus_grad(gs, xs, beta, out=gs, from_output=True)
+    assert_identical(gs, want)
+
+
+def test_from_output_false_is_the_default() -> None:
+    x = special_values(np.float64)
+    g = np.resize(x[5:], x.shape)
+    assert_identical(relu_rs.softplus_grad(g, x, from_output=False), relu_rs.softplus_grad(g, x))
+
+
+@pytest.mark.parametrize("bad", [1, 0, "yes", None, 1.0], ids=repr)
+def test_from_output_must_be_a_bool(bad: object) -> None:
+    """TypeError naming from_output, out untouched."""
+    out = np.full(3, 123.0)
+    with pytest.raises(TypeError) as info:
+        relu_rs.softplus_grad(np.ones(3), np.ones(3), out=out, from_output=bad)  # type: ignore[arg-type]
+    assert "from_output" in str(info.value), str(info.value)
+    np.testing.assert_array_equal(out, 123.0)

@@ -6,13 +6,15 @@ use crate::element::{Float, ReluElement};
 use crate::kernels::relu::{ClippedRelu, ClippedReluGrad, Relu, ReluGrad};
 use half::f16;
 
-/// relu's upper bound, checked: a float for float x (rounded to x's dtype here, so the clipped
-/// result is the correctly rounded min(max(0, x), max_value)), or an exact integer for integer x
-/// (saturated to the dtype's range). Never NaN or negative; +∞ is no bound at all (`None`).
+/// relu's upper bound, checked: never NaN or negative; +∞ is no bound at all (`None`). Rounded
+/// once to a float x's dtype here (so the clipped result is the correctly rounded
+/// min(max(0, x), max_value)), saturated to an integer x's range.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum MaxValue {
+    /// A float (for float x only).
     Float(f64),
-    Int(i128),
+    /// An integer, exactly.
+    Int(u128),
 }
 
 /// The bound as a value of the element type.
@@ -27,13 +29,37 @@ macro_rules! float_bound {
             fn bound(m: MaxValue) -> $t {
                 match m {
                     MaxValue::Float(v) => <$t>::round_from_f64(v),
-                    MaxValue::Int(i) => <$t>::round_from_f64(i as f64),
+                    MaxValue::Int(i) => <$t>::round_from_int(i),
                 }
             }
         }
     )*};
 }
 float_bound!(f16, f32, f64);
+
+/// An integer rounded once to the float type.
+trait FromInt {
+    fn round_from_int(i: u128) -> Self;
+}
+
+impl FromInt for f32 {
+    fn round_from_int(i: u128) -> f32 {
+        i as f32 // Rust's int-to-float casts round to nearest, ties to even
+    }
+}
+
+impl FromInt for f64 {
+    fn round_from_int(i: u128) -> f64 {
+        i as f64
+    }
+}
+
+impl FromInt for f16 {
+    fn round_from_int(i: u128) -> f16 {
+        // exact in f64 up to 2^53, and anything past f16's 65504 rounds to +∞ either way
+        f16::round_from_f64(i as f64)
+    }
+}
 
 macro_rules! int_bound {
     ($($t:ty),*) => {$(
@@ -43,7 +69,7 @@ macro_rules! int_bound {
                 match m {
                     // `as` from a float saturates; from i128 it would wrap, so clamp first
                     MaxValue::Float(v) => v as $t,
-                    MaxValue::Int(i) => i.clamp(<$t>::MIN as i128, <$t>::MAX as i128) as $t,
+                    MaxValue::Int(i) => i.min(<$t>::MAX as u128) as $t,
                 }
             }
         }
@@ -121,10 +147,10 @@ mod tests {
         assert_eq!(i8::bound(MaxValue::Int(1000)), i8::MAX);
         assert_eq!(u8::bound(MaxValue::Int(6)), 6);
         assert_eq!(
-            i64::bound(MaxValue::Int(i64::MAX as i128 - 1)),
+            i64::bound(MaxValue::Int(i64::MAX as u128 - 1)),
             i64::MAX - 1
         );
-        assert_eq!(u64::bound(MaxValue::Int(i128::MAX)), u64::MAX);
+        assert_eq!(u64::bound(MaxValue::Int(u128::MAX)), u64::MAX);
         assert_eq!(u16::bound(MaxValue::Float(1e300)), u16::MAX);
     }
 }

@@ -59,7 +59,19 @@ impl Real {
                     a.ndim() == 0 && matches!(a.dtype().kind(), b'f' | b'i' | b'u')
                 }));
         if real {
-            return Ok(Real::Value(obj.extract::<f64>()?));
+            return match obj.extract::<f64>() {
+                Ok(v) => Ok(Real::Value(v)),
+                // an int beyond f64's range: an infinity, refused or clipped as such
+                Err(e) if e.is_instance_of::<PyOverflowError>(py) => {
+                    let negative = obj.lt(0)?;
+                    Ok(Real::Value(if negative {
+                        f64::NEG_INFINITY
+                    } else {
+                        f64::INFINITY
+                    }))
+                }
+                Err(e) => Err(e),
+            };
         }
         Ok(Real::NotReal(format!("{} {}", type_name(obj), repr(obj))))
     }
@@ -135,8 +147,13 @@ pub fn max_value(obj: Option<&Bound<'_, PyAny>>, dtype: Dtype) -> PyResult<Optio
     if v == f64::INFINITY {
         return Ok(None);
     }
+    // a Python or NumPy int exactly (rounded once below, for float x); floats through their value
+    let exact = obj.extract::<u128>().ok();
     if dtype.is_float() {
-        return Ok(Some(MaxValue::Float(v + 0.0))); // -0.0 clips to +0.0
+        return Ok(Some(match exact {
+            Some(i) => MaxValue::Int(i),
+            None => MaxValue::Float(v + 0.0), // -0.0 clips to +0.0
+        }));
     }
     if v.fract() != 0.0 {
         return Err(value_error(format!(
@@ -145,12 +162,39 @@ pub fn max_value(obj: Option<&Bound<'_, PyAny>>, dtype: Dtype) -> PyResult<Optio
             repr(obj)
         )));
     }
-    // exact for ints; an integral float (or an int beyond i128, saturated) through its f64 value
-    let m = obj.extract::<i128>().unwrap_or(v as i128);
+    // an integral float through its value (beyond u128, saturated: no integer dtype reaches it)
+    let m = exact.unwrap_or(v as u128);
     Ok(match dtype {
         Dtype::Bool if m >= 1 => None,
         _ => Some(MaxValue::Int(m)),
     })
+}
+
+/// A flag argument (a Python or NumPy bool), or what its error will say.
+pub enum Flag {
+    Value(bool),
+    NotBool(String),
+}
+lenient_argument!(Flag);
+
+impl Flag {
+    fn classify(obj: &Bound<'_, PyAny>) -> PyResult<Flag> {
+        static NUMPY_BOOL: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+        if obj.is_instance_of::<PyBool>()
+            || obj.is_instance(NUMPY_BOOL.import(obj.py(), "numpy", "bool_")?)?
+        {
+            return Ok(Flag::Value(obj.is_truthy()?));
+        }
+        Ok(Flag::NotBool(format!("{} {}", type_name(obj), repr(obj))))
+    }
+
+    /// The value; a TypeError naming the argument if it is not a bool.
+    pub fn get(&self, name: &str) -> PyResult<bool> {
+        match self {
+            Flag::Value(b) => Ok(*b),
+            Flag::NotBool(what) => Err(type_error(format!("{name} must be a bool, got {what}"))),
+        }
+    }
 }
 
 /// An integer argument (`operator.index`, bools refused), or what its error will say.

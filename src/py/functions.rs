@@ -1,7 +1,7 @@
 //! The Python functions: each converts its arguments through [`Inputs`], checks its parameters,
 //! builds its op (`crate::ops`) and applies it. Their doc comments are the Python docstrings.
 
-use super::args::{self, channel_axis, softplus_params, thread_count, Index, Real};
+use super::args::{self, channel_axis, softplus_params, thread_count, Flag, Index, Real};
 use super::array::{
     copy_in, empty, is_native, is_writeable, may_overlap, np_errstate, shape_repr, type_error,
     value_error, Array,
@@ -320,7 +320,7 @@ pub fn softplus<'py>(
 /// a subnormal ``y`` has lost digits the gradient cannot recover.
 #[pyfunction]
 #[pyo3(
-    signature = (grad, x, beta = Real::Value(1.0), threshold = None, *, out = None, from_output = false),
+    signature = (grad, x, beta = Real::Value(1.0), threshold = None, *, out = None, from_output = Flag::Value(false)),
     text_signature = "(grad, x, beta=1.0, threshold=None, *, out=None, from_output=False)"
 )]
 pub fn softplus_grad<'py>(
@@ -329,9 +329,10 @@ pub fn softplus_grad<'py>(
     beta: Real,
     threshold: Option<Real>,
     out: Out<'py>,
-    from_output: bool,
+    from_output: Flag,
 ) -> PyResult<Array<'py>> {
     let inputs = Inputs::of::<ops::softplus::Backward>(&[grad, x])?;
+    let from_output = from_output.get("from_output")?;
     let (beta, threshold) = softplus_params(&beta, threshold.as_ref(), x.py())?;
     let op = ops::softplus::Backward {
         beta,
