@@ -6,20 +6,53 @@ use crate::element::Float;
 use crate::simd::F16c;
 use half::f16;
 
+/// An α that can scale elements of type `T`: α·v rounded once to `T`.
+///
+/// Every float type scales itself ([`Float::mul`]); f16 data also takes an f32 α (a scalar α is
+/// kept at the compute precision, as PyTorch's opmath does, rather than rounded to f16 first),
+/// and that product is formed exactly in f64 and rounded once to f16.
+pub trait Scale<T>: Copy + Send + Sync {
+    fn scale(self, v: T) -> T;
+    fn is_zero(self) -> bool;
+}
+
+impl<T: Float> Scale<T> for T {
+    #[inline(always)]
+    fn scale(self, v: T) -> T {
+        self.mul(v)
+    }
+    #[inline(always)]
+    fn is_zero(self) -> bool {
+        self == T::ZERO
+    }
+}
+
+impl Scale<f16> for f32 {
+    #[inline(always)]
+    fn scale(self, v: f16) -> f16 {
+        // 11 × 24 significant bits: exact in f64
+        f16::round_from_f64(v.to_f64() * self as f64).canonical()
+    }
+    #[inline(always)]
+    fn is_zero(self) -> bool {
+        self == 0.0
+    }
+}
+
 /// leaky_relu(x; α) = x if x > 0 else α·x = max(0, x) + α·min(0, x).
 ///
 /// * α = 0 is exactly relu (even at x = −∞, where α·x would be NaN); α = −1 is |x|.
 /// * NaN in, the same NaN out. ±0 in gives +0 for every α.
-/// * α·x is rounded once in the element type (f16: the f32 product is exact, then one rounding),
-///   so the result is correctly rounded: ≤ 0.5 ULP, and exact where x > 0.
+/// * α·x is rounded once in the element type ([`Scale`]), so the result is correctly rounded:
+///   ≤ 0.5 ULP, and exact where x > 0.
 #[inline(always)]
-pub fn leaky_relu_scalar<T: Float>(x: T, alpha: T) -> T {
+pub fn leaky_relu_scalar<T: Float, A: Scale<T>>(x: T, alpha: A) -> T {
     // The product first, unconditionally: a select of computed values is what vectorizes (with
     // the product inside the branch, the f16 loop stayed scalar, 7x slower than torch).
-    let scaled = alpha.mul(x);
+    let scaled = alpha.scale(x);
     if x > T::ZERO || x.is_nan() {
         x
-    } else if x == T::ZERO || alpha == T::ZERO {
+    } else if x == T::ZERO || alpha.is_zero() {
         T::ZERO
     } else {
         scaled
@@ -27,11 +60,11 @@ pub fn leaky_relu_scalar<T: Float>(x: T, alpha: T) -> T {
 }
 
 /// [`leaky_relu_scalar`] with a fixed α, as an elementwise operation.
-pub struct LeakyRelu<T> {
-    pub alpha: T,
+pub struct LeakyRelu<A> {
+    pub alpha: A,
 }
 
-impl<T: Float> UnaryOp<T> for LeakyRelu<T> {
+impl<T: Float, A: Scale<T>> UnaryOp<T> for LeakyRelu<A> {
     #[inline(always)]
     fn apply(&self, x: T) -> T {
         leaky_relu_scalar(x, self.alpha)
@@ -41,7 +74,7 @@ impl<T: Float> UnaryOp<T> for LeakyRelu<T> {
 /// `out = leaky_relu(x; alpha)` elementwise; `x = None` works in place.
 #[cfg(test)]
 #[inline(always)]
-pub fn leaky_relu<T: Float>(x: Option<&[T]>, out: &mut [T], alpha: T) {
+pub fn leaky_relu<T: Float, A: Scale<T>>(x: Option<&[T]>, out: &mut [T], alpha: A) {
     map_unary(&LeakyRelu { alpha }, x, out);
 }
 
@@ -53,13 +86,13 @@ pub fn leaky_relu<T: Float>(x: Option<&[T]>, out: &mut [T], alpha: T) {
 ///   the forward output.
 /// * α·grad is rounded once: ≤ 0.5 ULP.
 #[inline(always)]
-pub fn leaky_relu_grad_scalar<T: Float>(grad: T, x: T, alpha: T) -> T {
-    let scaled = alpha.mul(grad); // unconditionally, as in leaky_relu_scalar
+pub fn leaky_relu_grad_scalar<T: Float, A: Scale<T>>(grad: T, x: T, alpha: A) -> T {
+    let scaled = alpha.scale(grad); // unconditionally, as in leaky_relu_scalar
     if x > T::ZERO {
         grad
     } else if x.is_nan() {
         x
-    } else if alpha == T::ZERO {
+    } else if alpha.is_zero() {
         T::ZERO
     } else {
         scaled
@@ -67,11 +100,11 @@ pub fn leaky_relu_grad_scalar<T: Float>(grad: T, x: T, alpha: T) -> T {
 }
 
 /// [`leaky_relu_grad_scalar`] with a fixed α, as an elementwise operation.
-pub struct LeakyReluGrad<T> {
-    pub alpha: T,
+pub struct LeakyReluGrad<A> {
+    pub alpha: A,
 }
 
-impl<T: Float> BinaryOp<T> for LeakyReluGrad<T> {
+impl<T: Float, A: Scale<T>> BinaryOp<T> for LeakyReluGrad<A> {
     #[inline(always)]
     fn apply(&self, grad: T, x: T) -> T {
         leaky_relu_grad_scalar(grad, x, self.alpha)
@@ -81,21 +114,27 @@ impl<T: Float> BinaryOp<T> for LeakyReluGrad<T> {
 /// `out = leaky_relu_grad(grad, x; alpha)` elementwise; `None` for an input means it is `out`.
 #[cfg(test)]
 #[inline(always)]
-pub fn leaky_relu_grad<T: Float>(grad: Option<&[T]>, x: Option<&[T]>, out: &mut [T], alpha: T) {
+pub fn leaky_relu_grad<T: Float, A: Scale<T>>(
+    grad: Option<&[T]>,
+    x: Option<&[T]>,
+    out: &mut [T],
+    alpha: A,
+) {
     super::elementwise::map_binary(&LeakyReluGrad { alpha }, grad, x, out);
 }
 
-/// Leaky ReLU on f16 arrays in one pass with F16C, as chunk work: per 8 elements, widen, α·x + 0
-/// (one FMA), round once to f16, and keep the input's bits where x > 0, x = +0 or x is NaN (one
-/// integer compare, one blend): 7 instructions with the load and store.
+/// Leaky ReLU on f16 arrays in one pass with F16C, as chunk work: per 8 elements, widen, α·x
+/// rounded to odd in f32 (a product, its exact error by FMA, and a few integer ops), + 0, round
+/// once to f16, and keep the input's bits where x > 0, x = +0 or x is NaN (one integer compare,
+/// one blend).
 ///
-/// The same results, bit for bit, as [`leaky_relu_scalar`] on f16 (α·x of two f16 values is exact
-/// in f32 and is rounded once; the + 0 makes α·(−0) +0). That holds for finite α ≠ 0; α = 0 runs
-/// relu (0·(−∞) would be NaN) and ±∞ or NaN α the generic kernel (α·(−0) would be NaN). Its
-/// token proves the CPU has F16C.
+/// The same results, bit for bit, as [`leaky_relu_scalar`] on f16 with this f32 α (α·x rounded
+/// once from the exact product; the + 0 makes α·(−0) +0). That holds for finite α ≠ 0; α = 0
+/// runs relu (0·(−∞) would be NaN) and ±∞ or NaN α the generic kernel (α·(−0) would be NaN).
+/// Its token proves the CPU has F16C.
 pub struct LeakyReluF16c<'a> {
     pub x: Option<&'a [f16]>,
-    /// The f16 α, as f32 (exactly).
+    /// α at compute precision (PReLU's f16 α, widened exactly).
     pub alpha: f32,
     pub cpu: F16c,
 }
@@ -107,9 +146,7 @@ impl ChunkOp<f16> for LeakyReluF16c<'_> {
         if self.alpha == 0.0 {
             return map_unary(&Relu, x, out);
         }
-        let generic = LeakyRelu {
-            alpha: f16::from_f32(self.alpha),
-        };
+        let generic = LeakyRelu { alpha: self.alpha };
         if !self.alpha.is_finite() || cfg!(not(target_arch = "x86_64")) {
             return map_unary(&generic, x, out);
         }
@@ -134,7 +171,8 @@ impl ChunkOp<f16> for LeakyReluF16c<'_> {
 pub struct LeakyReluGradF16c<'a> {
     pub grad: Option<&'a [f16]>,
     pub x: Option<&'a [f16]>,
-    pub alpha: f16,
+    /// α at compute precision.
+    pub alpha: f32,
     pub cpu: F16c,
 }
 
@@ -235,7 +273,7 @@ mod tests {
                 let op = LeakyReluGradF16c {
                     grad: Some(g),
                     x: Some(x),
-                    alpha,
+                    alpha: alpha.to_f32(),
                     cpu,
                 };
                 op.apply(0, &mut got);
@@ -243,7 +281,7 @@ mod tests {
                 LeakyReluGradF16c {
                     grad: None,
                     x: Some(x),
-                    alpha,
+                    alpha: alpha.to_f32(),
                     cpu,
                 }
                 .apply(0, &mut on_grad);
@@ -251,7 +289,7 @@ mod tests {
                 LeakyReluGradF16c {
                     grad: Some(g),
                     x: None,
-                    alpha,
+                    alpha: alpha.to_f32(),
                     cpu,
                 }
                 .apply(0, &mut on_x);
@@ -269,6 +307,113 @@ mod tests {
                             w.to_bits()
                         );
                     }
+                }
+            }
+        }
+    }
+
+    /// The correctly rounded f16 value of `v` (an exact f64), found independently of
+    /// `round_from_f64`: the nearer of the two f16 neighbours, ties to the even one.
+    fn nearest_f16(v: f64) -> u16 {
+        if v.abs() >= 65520.0 {
+            // at or past max + half an ULP: the tie goes to the even infinity
+            return if v > 0.0 { 0x7c00 } else { 0xfc00 };
+        }
+        let h = f16::from_f64(v); // within an ULP: its neighbours bracket v
+        let mut best = h.to_bits();
+        for c in [h.to_bits().wrapping_sub(1), h.to_bits().wrapping_add(1)] {
+            let (cv, bv) = (f16::from_bits(c), f16::from_bits(best));
+            if cv.is_nan() {
+                continue;
+            }
+            let (dc, db) = ((cv.to_f64() - v).abs(), (bv.to_f64() - v).abs());
+            if dc < db || (dc == db && c & 1 == 0) {
+                best = c;
+            }
+        }
+        best
+    }
+
+    /// With an f32 α (a scalar α for f16 data), α·x and α·grad are rounded once from the exact
+    /// product, for every finite f16: the generic kernels against an independent nearest-value
+    /// search, and the F16C kernels bit for bit against the generic ones, in place too.
+    #[test]
+    fn f16_data_with_f32_alpha_is_correctly_rounded() {
+        let every: Vec<f16> = (0..=u16::MAX).map(f16::from_bits).collect();
+        for alpha in [0.01f32, 0.2, -0.7, 1.0e-3, 3.3e-7, -65000.0] {
+            let mut fwd = vec![f16::ZERO; every.len()];
+            leaky_relu(Some(&every), &mut fwd, alpha);
+            let mut bwd = vec![f16::ZERO; every.len()];
+            leaky_relu_grad(
+                Some(&every),
+                Some(&every.iter().map(|v| -*v).collect::<Vec<_>>()),
+                &mut bwd,
+                alpha,
+            );
+            for (i, x) in every.iter().enumerate() {
+                let v = x.to_f64();
+                if !v.is_finite() || v == 0.0 {
+                    continue;
+                }
+                let want = nearest_f16(v * alpha as f64);
+                if v < 0.0 {
+                    assert_eq!(fwd[i].to_bits(), want, "x {v}, alpha {alpha}");
+                } else {
+                    // the gradient where x = −grad < 0: α·grad
+                    assert_eq!(bwd[i].to_bits(), want, "grad {v}, alpha {alpha}");
+                }
+            }
+            // the example: PyTorch and the exact product agree, the f16-rounded α does not
+            let x = f16::from_f64(-0.99365234375);
+            assert_eq!(leaky_relu_scalar(x, 0.01f32).to_f64(), -0.0099334716796875,);
+            #[cfg(target_arch = "x86_64")]
+            if let Some(cpu) = F16c::detect() {
+                let mut got = vec![f16::ZERO; every.len() - 3];
+                LeakyReluF16c {
+                    x: Some(&every[..got.len()]),
+                    alpha,
+                    cpu,
+                }
+                .apply(0, &mut got);
+                let mut in_place = every[..got.len()].to_vec();
+                LeakyReluF16c {
+                    x: None,
+                    alpha,
+                    cpu,
+                }
+                .apply(0, &mut in_place);
+                let mut grad = vec![f16::ZERO; every.len()];
+                let neg: Vec<f16> = every.iter().map(|v| -*v).collect();
+                LeakyReluGradF16c {
+                    grad: Some(&every),
+                    x: Some(&neg),
+                    alpha,
+                    cpu,
+                }
+                .apply(0, &mut grad);
+                for i in 0..got.len() {
+                    assert_eq!(
+                        got[i].to_bits(),
+                        fwd[i].to_bits(),
+                        "x {:#06x}, alpha {alpha}",
+                        i
+                    );
+                    assert_eq!(
+                        in_place[i].to_bits(),
+                        fwd[i].to_bits(),
+                        "in place, x {:#06x}",
+                        i
+                    );
+                }
+                for i in 0..every.len() {
+                    let (g, w) = (grad[i], bwd[i]);
+                    assert!(
+                        g.to_bits() == w.to_bits() || (g.is_nan() && w.is_nan()),
+                        "grad {:#06x}, alpha {alpha}: {:#06x} vs {:#06x}",
+                        i,
+                        g.to_bits(),
+                        w.to_bits()
+                    );
                 }
             }
         }

@@ -7,7 +7,8 @@ use crate::parallel::for_each_chunk;
 use crate::simd::F16c;
 use half::f16;
 
-/// x if x > 0 else α·x; α is rounded once to the element type.
+/// x if x > 0 else α·x; α is rounded once to the element type, or to f32 for f16 data (PyTorch's
+/// opmath), and α·x is rounded once from the exact product.
 pub struct Forward {
     pub alpha: f64,
 }
@@ -31,12 +32,12 @@ impl Activation for Forward {
 
 /// float16: the one-pass F16C kernel where the CPU has it, else the generic one.
 fn forward_f16(alpha: f64, io: Io<'_, f16>) {
-    let alpha = f16::round_from_f64(alpha);
+    let alpha = f32::round_from_f64(alpha);
     match F16c::detect() {
         Some(cpu) => {
             let work = LeakyReluF16c {
                 x: io.inputs[0],
-                alpha: alpha.to_f32(),
+                alpha,
                 cpu,
             };
             for_each_chunk(io.out, &work);
@@ -55,7 +56,7 @@ impl Activation for Backward {
     fn run(&self, io: Slices<'_>) {
         match io {
             Slices::F16(io) => {
-                let alpha = f16::round_from_f64(self.alpha);
+                let alpha = f32::round_from_f64(self.alpha);
                 if let Some(cpu) = F16c::detect() {
                     let work = LeakyReluGradF16c {
                         grad: io.inputs[0],

@@ -57,9 +57,11 @@ pub mod leaky_relu {
     use crate::kernels::leaky_relu::{leaky_relu_grad_scalar, leaky_relu_scalar};
     use half::f16;
     use std::arch::x86_64::{
-        __m128i, __m256, _mm256_cvtph_ps, _mm256_cvtps_ph, _mm256_fmadd_ps, _mm256_mul_ps,
-        _mm256_set1_ps, _mm256_setzero_ps, _mm_and_si128, _mm_blendv_epi8, _mm_cmpgt_epi16,
-        _mm_loadu_si128, _mm_set1_epi16, _mm_setzero_si128, _mm_storeu_si128,
+        __m128i, __m256, _mm256_add_epi32, _mm256_add_ps, _mm256_blendv_ps, _mm256_castps_si256,
+        _mm256_castsi256_ps, _mm256_cmp_ps, _mm256_cvtph_ps, _mm256_cvtps_ph, _mm256_fmsub_ps,
+        _mm256_mul_ps, _mm256_or_si256, _mm256_set1_epi32, _mm256_set1_ps, _mm256_setzero_ps,
+        _mm256_srai_epi32, _mm256_xor_si256, _mm_and_si128, _mm_blendv_epi8, _mm_cmpgt_epi16,
+        _mm_loadu_si128, _mm_set1_epi16, _mm_setzero_si128, _mm_storeu_si128, _CMP_NEQ_OQ,
         _MM_FROUND_TO_NEAREST_INT,
     };
 
@@ -67,12 +69,36 @@ pub mod leaky_relu {
     /// NaN product becomes the canonical NaN (0x7e00), as [`crate::element::Float::mul`] gives.
     #[inline(always)]
     pub(in crate::simd::x86) unsafe fn scaled(alpha: __m256, g: __m256) -> __m128i {
-        let p = _mm256_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(_mm256_mul_ps(alpha, g));
+        narrowed(_mm256_mul_ps(alpha, g))
+    }
+
+    /// 8 f32 lanes rounded to f16 (nearest even), a NaN as the canonical NaN (0x7e00).
+    #[inline(always)]
+    unsafe fn narrowed(p: __m256) -> __m128i {
+        let p = _mm256_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(p);
         let nan = _mm_cmpgt_epi16(
             _mm_and_si128(p, _mm_set1_epi16(0x7fff)),
             _mm_set1_epi16(0x7c00),
         );
         _mm_blendv_epi8(p, _mm_set1_epi16(0x7e00), nan)
+    }
+
+    /// α·v for 8 lanes (v widened from f16, α any f32) rounded to odd in f32: the exact product
+    /// (≤ 35 significant bits) truncated toward zero, its last bit set where it was inexact. With
+    /// 13 bits to spare, the rounding to f16 that follows is then the correct rounding of the
+    /// exact product (nearest-rounding twice is not). Exact products pass unchanged; a NaN or
+    /// infinite product too (its error is NaN, which compares unequal-unordered).
+    #[inline(always)]
+    unsafe fn mul_round_to_odd(alpha: __m256, v: __m256) -> __m256 {
+        let p = _mm256_mul_ps(alpha, v);
+        let err = _mm256_fmsub_ps(alpha, v, p); // exact: α·v − p
+        let inexact = _mm256_cmp_ps::<_CMP_NEQ_OQ>(err, _mm256_setzero_ps());
+        let (pb, eb) = (_mm256_castps_si256(p), _mm256_castps_si256(err));
+        // |p| > |α·v| where the error has the other sign: truncating steps one ULP toward zero
+        // (p is then nonzero, so this never wraps)
+        let toward_zero = _mm256_add_epi32(pb, _mm256_srai_epi32::<31>(_mm256_xor_si256(pb, eb)));
+        let odd = _mm256_or_si256(toward_zero, _mm256_set1_epi32(1));
+        _mm256_blendv_ps(p, _mm256_castsi256_ps(odd), inexact)
     }
 
     /// The gradient of 8 elements from their bits: `g` where x > 0, `x` where x is NaN, else
@@ -93,19 +119,19 @@ pub mod leaky_relu {
     ///
     /// # Safety
     /// The CPU has AVX2 and F16C; `grad` and `x`, when given, have `out.len()` elements.
-    #[target_feature(enable = "avx2,f16c")]
+    #[target_feature(enable = "avx2,fma,f16c")]
     pub unsafe fn leaky_relu_grad_f16c(
         grad: Option<&[f16]>,
         x: Option<&[f16]>,
         out: &mut [f16],
-        alpha: f16,
+        alpha: f32,
     ) {
         let n = out.len();
         let dst = out.as_mut_ptr();
         let gp = grad.map_or(dst.cast_const(), <[f16]>::as_ptr);
         let xp = x.map_or(dst.cast_const(), <[f16]>::as_ptr);
-        let a = _mm256_set1_ps(alpha.to_f32());
-        let alpha_is_zero = alpha.to_bits() & 0x7fff == 0;
+        let a = _mm256_set1_ps(alpha);
+        let alpha_is_zero = alpha == 0.0;
         let full = n / 8 * 8;
         for i in (0..full).step_by(8) {
             // SAFETY: i + 8 <= n elements of every array; each group is read before it is
@@ -116,7 +142,7 @@ pub mod leaky_relu {
                 let p = if alpha_is_zero {
                     _mm_setzero_si128()
                 } else {
-                    scaled(a, _mm256_cvtph_ps(gh))
+                    narrowed(mul_round_to_odd(a, _mm256_cvtph_ps(gh)))
                 };
                 _mm_storeu_si128(dst.add(i).cast::<__m128i>(), select(gh, xh, p));
             }
@@ -148,17 +174,16 @@ pub mod leaky_relu {
             // written, so in place works.
             unsafe {
                 let h = _mm_loadu_si128(src.add(i).cast::<__m128i>());
-                // α·x + 0: exact in f32 and rounded once; the + 0 turns α·(−0) into +0
-                let p = _mm256_fmadd_ps(_mm256_cvtph_ps(h), a, zero);
+                // α·x rounded to odd, + 0 (turns α·(−0) into +0), then rounded once to f16
+                let p = _mm256_add_ps(mul_round_to_odd(a, _mm256_cvtph_ps(h)), zero);
                 let p = _mm256_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(p);
                 let keep = _mm_cmpgt_epi16(h, negative_infinity);
                 _mm_storeu_si128(dst.add(i).cast::<__m128i>(), _mm_blendv_epi8(p, h, keep));
             }
         }
-        let a16 = f16::from_f32(alpha);
         for i in full..n {
             // SAFETY: i < n, as above.
-            unsafe { *dst.add(i) = leaky_relu_scalar(*src.add(i), a16) };
+            unsafe { *dst.add(i) = leaky_relu_scalar(*src.add(i), alpha) };
         }
     }
 }
