@@ -67,7 +67,7 @@ def _sample(dtype: type, lo: float, hi: float, n_grid: int, n_bits: int) -> np.n
 
 # Whole-range samples: the grid covers the bend and the subnormal tail of each format.
 RANGES = {np.float16: (-20.0, 12.0), np.float32: (-110.0, 20.0), np.float64: (-760.0, 40.0)}
-BOUNDS = {np.float16: 1.0, np.float32: 1.0, np.float64: 2.0}
+BOUNDS = {np.float16: 1.0, np.float32: 1.0, np.float64: 1.0}
 
 
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
@@ -83,7 +83,7 @@ def test_softplus_ulp_whole_range(dtype: type) -> None:
     assert tiny.sum() > 10, "the sample must include subnormal results"
 
 
-@pytest.mark.parametrize("beta", [0.5, 2.0, 3.3, 10.0])
+@pytest.mark.parametrize("beta", [1e-3, 0.5, 2.0, 3.3, 10.0])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_softplus_ulp_with_beta(dtype: type, beta: float) -> None:
     lo, hi = RANGES[dtype]

@@ -13,7 +13,7 @@
 
 use super::elementwise::{BinaryOp, UnaryOp};
 use crate::element::{f16_to_f32, f32_to_f16, Float, ReluElement};
-use crate::math::{self, Libm, Vectorized};
+use crate::math::{self, Libm, NativeFloat, Vectorized};
 use half::f16;
 
 /// softplus at β = 1 with a fixed threshold, as an elementwise operation, in the element type's
@@ -22,10 +22,29 @@ pub struct SoftplusUnit {
     pub threshold: f64,
 }
 
-/// softplus with any β and a fixed threshold, as an elementwise operation, in f64.
+/// softplus with any β and a fixed threshold, as an elementwise operation, in f64: f32 and f16
+/// with [`Vectorized`], f64 in its own arithmetic ([`math::softplus_scaled_native`]) for β whose
+/// reciprocal is normal, else with [`Libm`].
 pub struct SoftplusScaled {
     pub beta: f64,
     pub threshold: f64,
+    native: bool,
+    /// |β·x| beyond which f64's result underflows (for the native build).
+    limit: f64,
+}
+
+impl SoftplusScaled {
+    pub fn new(beta: f64, threshold: f64) -> SoftplusScaled {
+        let native = (2f64.powi(-1000)..=2f64.powi(1000)).contains(&beta);
+        // softplus(z)/β ≈ e^z/β: for β < 1 it stays representable ln(1/β) further out
+        let limit = <f64 as NativeFloat>::SOFTPLUS_LIMIT + (-beta.ln()).max(0.0);
+        SoftplusScaled {
+            beta,
+            threshold,
+            native,
+            limit,
+        }
+    }
 }
 
 /// How each element type evaluates softplus at β = 1: `x` where `x > threshold`.
@@ -160,10 +179,17 @@ impl<T: Float> UnaryOp<T> for SoftplusScaled {
     #[inline(always)]
     fn apply(&self, x: T) -> T {
         let v = x.to_f64();
-        let y = T::from_f64(if T::IS_F64 {
-            math::softplus::<Libm, true>(v, self.beta, self.threshold)
-        } else {
+        let y = T::from_f64(if !T::IS_F64 {
             math::softplus::<Vectorized, true>(v, self.beta, self.threshold)
+        } else if self.native {
+            let y = math::softplus_scaled_native(v, self.beta, 1.0 / self.beta, self.limit);
+            if self.beta * v > self.threshold {
+                v
+            } else {
+                y
+            }
+        } else {
+            math::softplus::<Libm, true>(v, self.beta, self.threshold)
         });
         if x.is_nan() {
             x
@@ -267,7 +293,7 @@ pub fn softplus<T: SoftplusElement>(x: Option<&[T]>, out: &mut [T], beta: f64, t
     if beta == 1.0 {
         super::elementwise::map_unary(&SoftplusUnit { threshold }, x, out);
     } else {
-        super::elementwise::map_unary(&SoftplusScaled { beta, threshold }, x, out);
+        super::elementwise::map_unary(&SoftplusScaled::new(beta, threshold), x, out);
     }
 }
 
@@ -431,14 +457,37 @@ mod tests {
 mod f64_tests {
     use super::*;
 
+    /// f64 takes its own-arithmetic build where 1/β is normal, libm's beyond.
     #[test]
-    fn f64_takes_the_libm_build() {
+    fn f64_builds_by_beta() {
         let x = -3.2472472472472447f64;
-        let op = SoftplusScaled {
-            beta: 10.0,
-            threshold: f64::INFINITY,
-        };
+        let inf = f64::INFINITY;
+        let op = SoftplusScaled::new(10.0, inf);
         let got: f64 = UnaryOp::<f64>::apply(&op, x);
-        assert_eq!(got, math::softplus::<Libm, true>(x, 10.0, f64::INFINITY));
+        let limit = <f64 as NativeFloat>::SOFTPLUS_LIMIT;
+        assert_eq!(got, math::softplus_scaled_native(x, 10.0, 0.1, limit));
+        for beta in [1e-310, 1e305] {
+            let got: f64 = UnaryOp::<f64>::apply(&SoftplusScaled::new(beta, inf), x);
+            assert_eq!(got, math::softplus::<Libm, true>(x, beta, inf));
+        }
+        // far out: x itself above, 0 below (β·x beyond every limit, or infinite); and the tail
+        // e^(β·x)/β kept where β < 1 lifts it above the underflow of e^(β·x) alone
+        for beta in [0.37, 3.0, 1e-300] {
+            let op = SoftplusScaled::new(beta, inf);
+            for x in [2e3 / beta, 7.3e306, f64::MAX] {
+                let x = x.min(f64::MAX);
+                assert_eq!(UnaryOp::<f64>::apply(&op, x), x, "beta {beta}, x {x:e}");
+                assert_eq!(
+                    UnaryOp::<f64>::apply(&op, -x),
+                    0.0,
+                    "beta {beta}, x {:e}",
+                    -x
+                );
+            }
+        }
+        let tail: f64 = UnaryOp::<f64>::apply(&SoftplusScaled::new(1e-300, inf), -1e303);
+        // e^−1000 alone underflows f64; e^(−1000 + 300·ln 10) (to ~2^−43 relative) does not
+        let want = (300.0 * std::f64::consts::LN_10 - 1000.0).exp();
+        assert!((tail - want).abs() < 1e-12 * want, "{tail:e} vs {want:e}");
     }
 }

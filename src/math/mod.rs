@@ -26,7 +26,7 @@ mod compensated;
 mod native;
 
 pub use compensated::{CompensatedLanes, CompensatedSum};
-pub use native::{sigmoid_grad_native, softplus_native, NativeFloat};
+pub use native::{sigmoid_grad_native, softplus_native, softplus_scaled_native, NativeFloat};
 
 const LOG2_E: f64 = std::f64::consts::LOG2_E;
 /// ln 2 split fdlibm-style (6.93147180369123816490e-01 + 1.90821492927058770002e-10): `LN2_HI`

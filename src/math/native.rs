@@ -307,18 +307,24 @@ fn exp_neg<T: NativeFloat>(t: T, limit: T) -> (T, T, T) {
     (k, e_hi, e_lo)
 }
 
-/// softplus(x) = log(1 + eˣ) (β = 1), in `T` arithmetic.
-///
-/// * |x| ≤ 1: ln 2 + x/2 + x²/8 + x⁴·N(x²) (log cosh(x/2) = x²/8 + …), the first sums exact.
-/// * |x| > 1: with e^−|x| = u = 2^−k·E, log1p(u) = u·(1 + w), w = −u/2 + u²·m₂(u):
-///   softplus(−|x|) = 2^−k·E·(1 + w) and softplus(|x|) = |x| + the same.
-///
-/// NaN → the input (its bits), −∞ → +0, +∞ → +∞; subnormal results are rounded twice (from a
-/// p-bit value), the rest once.
+/// softplus(x) before its last rounding: `fma(lo, lo_scale, hi)·rest.0·rest.1`, where
+/// `lo·lo_scale` is small beside `hi` (below hi/4), and `rest` is 1 but for x < −1 with k beyond
+/// `SCALE_LIMIT` (the powers of two left over, each normal). `u` is e^−|x| in the same scaled
+/// domain, for σ. NaN x gives NaN parts.
+struct SoftplusParts<T> {
+    hi: T,
+    lo: T,
+    lo_scale: T,
+    rest: (T, T),
+    u: T,
+}
+
+/// See [`softplus_native`]. |x| is clamped to `limit` (≤ `GRAD_LIMIT`), beyond which the caller's
+/// result is 0.
 #[inline(always)]
-pub fn softplus_native<T: NativeFloat>(x: T) -> T {
+fn softplus_parts<T: NativeFloat>(x: T, limit: T) -> SoftplusParts<T> {
     let t = x.abs();
-    let (k, e_hi, e_lo) = exp_neg(t, T::SOFTPLUS_LIMIT);
+    let (k, e_hi, e_lo) = exp_neg(t, limit);
     // 2^−k, clamped so that it stays normal: for k > SCALE_LIMIT, w is negligible and
     // x + 2^−k·E = x anyway, and the x < −1 result takes the rest in a second, rounding, step
     let kc = if k < T::SCALE_LIMIT {
@@ -345,29 +351,100 @@ pub fn softplus_native<T: NativeFloat>(x: T) -> T {
     let small = e_lo.mul_add(v + neg_half_u, e_hi.mul_add(v, base));
     let big_scaled = big * scale; // exact
 
-    // x < −1: 2^−k·(big + small), rounded to p bits and then (if subnormal) once more
-    let negative = small.mul_add(scale, big_scaled) * T::pow2_neg(k - kc);
-    // x > 1: x + 2^−k·(big + small); that sum is < x/4, so rounding it first adds < 1/8 ULP
-    let positive = x + small.mul_add(scale, big_scaled);
     // |x| ≤ 1: ln 2 + x/2 + x²/8 + x⁴·N(x²)
     let sq = x * x;
     let sq_err = x.mul_add(x, -sq);
     let (a, a_err) = fast_two_sum(T::LN2, T::HALF * x);
     let (b, b_err) = fast_two_sum(a, T::EIGHTH * sq);
     let sq2 = sq * sq;
-    let rest = sq2.mul_add(
+    let series_rest = sq2.mul_add(
         T::logcosh_n(sq, sq2),
         sq_err.mul_add(T::EIGHTH, a_err + T::LN2_REST + b_err),
     );
-    let series = b + rest;
-    if t <= T::ONE {
-        series
+    let one = (T::ONE, T::ONE);
+    let (hi, lo, lo_scale, rest) = if t <= T::ONE {
+        (b, series_rest, T::ONE, one)
     } else if x > T::ZERO {
-        positive
-    } else if x < T::ZERO {
-        negative
+        // x + 2^−k·(big + small); that sum is < x/4, so rounding it first adds < 1/8 ULP
+        (x, small.mul_add(scale, big_scaled), T::ONE, one)
     } else {
-        x // NaN
+        // 2^−k·(big + small), rounded to p bits and then (if subnormal) once more; NaN too
+        let rest = k - kc;
+        let rest1 = if rest < T::REST_LIMIT {
+            rest
+        } else {
+            T::REST_LIMIT
+        };
+        (
+            big_scaled,
+            small,
+            scale,
+            (T::pow2_neg(rest1), T::pow2_neg(rest - rest1)),
+        )
+    };
+    SoftplusParts {
+        hi,
+        lo,
+        lo_scale,
+        rest,
+        u,
+    }
+}
+
+/// softplus(x) = log(1 + eˣ) (β = 1), in `T` arithmetic.
+///
+/// * |x| ≤ 1: ln 2 + x/2 + x²/8 + x⁴·N(x²) (log cosh(x/2) = x²/8 + …), the first sums exact.
+/// * |x| > 1: with e^−|x| = u = 2^−k·E, log1p(u) = u·(1 + w), w = −u/2 + u²·m₂(u):
+///   softplus(−|x|) = 2^−k·E·(1 + w) and softplus(|x|) = |x| + the same.
+///
+/// NaN → the input (its bits), −∞ → +0, +∞ → +∞; subnormal results are rounded twice (from a
+/// p-bit value), the rest once.
+#[inline(always)]
+pub fn softplus_native<T: NativeFloat>(x: T) -> T {
+    let p = softplus_parts(x, T::SOFTPLUS_LIMIT);
+    // rest.1 is 1 here: k ≤ SOFTPLUS_LIMIT/ln 2 < SCALE_LIMIT + REST_LIMIT
+    let y = p.lo.mul_add(p.lo_scale, p.hi) * p.rest.1 * p.rest.0;
+    if x < T::ZERO || x >= T::ZERO {
+        y
+    } else {
+        x // NaN: its bits
+    }
+}
+
+/// softplus(x; β) = softplus(β·x)/β for β ≠ 1, in `T` arithmetic: z = β·x carried as z + dz
+/// (dz = fma(β, x, −z), exact), softplus(z) as the parts of [`softplus_native`], and
+///
+///     y = (hi + lo + dz·σ(z)) / β,
+///
+/// divided with a remainder: q = hi·(1/β), r = fma(−q, β, hi) (exact) + lo + dz·σ(z),
+/// y = q + r·(1/β). Only the last addition rounds (then the leftover power of two for very
+/// negative z; a subnormal result rounds twice). σ(z) = 1/(1+u) or u/(1+u) only scales dz, so
+/// one division of plain accuracy does. `inv_beta` is 1/β rounded, and `limit` the |z| beyond
+/// which the result underflows: `SOFTPLUS_LIMIT` + ln(1/β) for β < 1 (at most `GRAD_LIMIT`).
+/// z = ±∞ gives x (z > 0) or 0.
+#[inline(always)]
+pub fn softplus_scaled_native<T: NativeFloat>(x: T, beta: T, inv_beta: T, limit: T) -> T {
+    let z = beta * x;
+    let dz = beta.mul_add(x, -z);
+    let p = softplus_parts(z, limit);
+    let infinite = z.abs() == -T::NEG_INFINITY;
+    // below −limit the parts are e^−limit's (a result that rounds to 0), and dz is no longer
+    // small beside 1 (it is half an ULP of z); above, (z + dz)/β is exactly x
+    let dz = if z < -limit { T::ZERO } else { dz };
+    // σ(z) in the parts' scaled domain: u·rest is e^−|z|
+    let sigma = (if z > T::ZERO { T::ONE } else { p.u }) / (T::ONE + p.u * p.rest.0 * p.rest.1);
+    let q = p.hi * inv_beta;
+    let r = (-q).mul_add(beta, p.hi) + p.lo.mul_add(p.lo_scale, dz * sigma);
+    // the smaller power of two last, so only the last product can round (twice for a subnormal)
+    let y = r.mul_add(inv_beta, q) * p.rest.1 * p.rest.0;
+    if infinite {
+        if z > T::ZERO {
+            x
+        } else {
+            T::ZERO
+        }
+    } else {
+        y
     }
 }
 

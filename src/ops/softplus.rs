@@ -20,7 +20,7 @@ impl Activation for Forward {
     fn run(&self, io: Slices<'_>) {
         let (beta, threshold) = (self.beta, self.threshold);
         if beta != 1.0 {
-            let op = SoftplusScaled { beta, threshold };
+            let op = SoftplusScaled::new(beta, threshold);
             return match io {
                 Slices::F16(io) => map_unary(op, io),
                 Slices::F32(io) => map_unary(op, io),
