@@ -8,8 +8,9 @@
 //!   range); for f64 on 400K mpmath samples: ≤ 0.745 and ≤ 0.993 ULP.
 //! * β ≠ 1: evaluated in f64 ([`math::softplus`], [`math::softplus_grad`]) and rounded once:
 //!   f32/f16 with the vectorizable exp/log1p of [`crate::math::Vectorized`] (within 2^−35 relative,
-//!   so the rounded result is within 1 ULP), f64 with libm's ([`crate::math::Libm`], within
-//!   2 ULP).
+//!   so the rounded result is within 1 ULP). f64 softplus as softplus(β·x)/β from the β = 1
+//!   kernel's unrounded parts ([`math::softplus_scaled_native`]: ≤ 0.9 ULP measured), the gradient
+//!   with libm's exp ([`crate::math::Libm`], within 2 ULP).
 
 use super::elementwise::{BinaryOp, UnaryOp};
 use crate::element::{f16_to_f32, f32_to_f16, Float, ReluElement};
@@ -249,9 +250,10 @@ impl<T: Float> BinaryOp<T> for SoftplusGradScaled {
 /// softplus' · grad from softplus's output y instead of its input: grad·(1 − e^(−β·y))
 /// ([`math::sigmoid_from_softplus`]); `grad` where β·y > threshold. In f64, rounded once.
 ///
-/// Bound (for y from relu_rs's softplus of x, y normal): within 2·(y's ULP error) + 0.5 + ε ULP
-/// of grad·σ(β·x), as the evaluation's error is below 2^−30 relative (f32/f16) or about one f64
-/// ULP (libm's expm1, f64).
+/// Bound (for y from relu_rs's softplus of x, y normal): y's relative error carries over to σ at
+/// most once (the condition number βy·e^(−βy)/(1 − e^(−βy)) is below 1), and one ULP of y is at
+/// most two of σ, so the result is within 2·(y's ULP error) + 0.5 + ε ULP of grad·σ(β·x): the
+/// evaluation adds below 2^−30 relative (f32/f16), or libm's expm1 (f64).
 pub struct SoftplusGradFromOutput {
     pub beta: f64,
     pub threshold: f64,

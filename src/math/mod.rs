@@ -10,8 +10,9 @@
 //! * [`Vectorized`]: this module's exp to 2^−36 (degree 9, Estrin) and log1p (≤ 1 ULP), branch-free,
 //!   so the compiler vectorizes the whole formula for every SIMD path. Used for f32 and f16 at
 //!   β ≠ 1, where the f64 value only needs ~2^−30 relative accuracy to round within 1 ULP.
-//! * [`Libm`]: libm's exp and log1p (≤ 0.5 ULP), scalar calls. Used for f64 at β ≠ 1, where the
-//!   bound below needs them.
+//! * [`Libm`]: libm's exp and log1p (≤ 0.5 ULP), scalar calls. Used for f64 softplus_grad at
+//!   β ≠ 1, where the bound below needs them, and for f64 softplus at β so extreme that 1/β is not
+//!   normal (other β take `softplus_scaled_native`).
 //!
 //! Both take `z = β·x` as an unevaluated sum `z + dz` (`dz = fma(β, x, −z)`, the exact rounding
 //! error of the product), so a β ≠ 1 does not add the product's rounding error, amplified by |z|,
