@@ -45,6 +45,7 @@ fn _relu_rs(m: &Bound<'_, PyModule>) -> PyResult<()> {
     quantized.add_function(wrap_pyfunction!(py::quantized::relu, &quantized)?)?;
     quantized.add_function(wrap_pyfunction!(py::quantized::leaky_relu, &quantized)?)?;
     quantized.add_function(wrap_pyfunction!(py::quantized::prelu, &quantized)?)?;
+    quantized.add_function(wrap_pyfunction!(py::quantized::softplus, &quantized)?)?;
     m.setattr("quantized", quantized)?;
     Ok(())
 }

@@ -362,7 +362,7 @@ def test_not_in_the_float_api() -> None:
     import relu_rs
 
     assert "quantized" not in relu_rs.__all__
-    assert quantized.__all__ == ["leaky_relu", "prelu", "relu"]
+    assert quantized.__all__ == ["leaky_relu", "prelu", "relu", "softplus"]
 
 
 # ----- PyTorch parity -----------------------------------------------------------------------
@@ -408,3 +408,106 @@ def test_torch_differs_only_next_to_ties() -> None:
             assert ours[i] == requantize(exact, 1.0, 0, np.int8)
             assert abs(theirs[i] - ours[i]) == 1
             assert abs(abs(exact - math.floor(exact)) - Fraction(1, 2)) < Fraction(1, 10**12)
+
+
+# ----- softplus: correctly rounded against mpmath --------------------------------------------
+
+mpmath = pytest.importorskip("mpmath")
+
+
+def ref_softplus(
+    q: int, scale: float, zp: int, beta: float, out_scale: float, out_zp: int, dtype: Any
+) -> int:
+    """round(softplus(x; beta) / out_scale) + out_zp, saturated. softplus(x)/out_scale is split
+    into max(x, 0)/out_scale (an exact Fraction) and the tail log1p(exp(-|beta x|))/(beta
+    out_scale) (mpmath at 800 bits, relatively accurate however small), and the result is
+    checked to be far (2^-600 relative) from every rounding boundary, so it is certain."""
+    lo, hi = _range(dtype)
+    x = (q - zp) * Fraction(scale)
+    linear = max(x, Fraction(0)) / Fraction(out_scale) + Fraction(1, 2)  # + 1/2: floor rounds
+    m = math.floor(linear)
+    if m + out_zp > hi:
+        return hi
+    with mpmath.workprec(800):
+        g = 1 - (mpmath.mpf(linear.numerator - m * linear.denominator) / linear.denominator)
+        b = mpmath.mpf(beta)
+        tail = mpmath.log1p(mpmath.exp(-abs(b * mpmath.mpf(x.numerator) / x.denominator)))
+        tail = tail / b / mpmath.mpf(out_scale)
+        if tail > 4096:
+            return hi
+        w = tail - g  # the result is m + 1 + floor(w); 0 < tail < g: floor(w) = -1
+        j = -1 if tail < g * (1 - mpmath.mpf(2) ** -100) else int(mpmath.floor(w))
+        assert j == -1 or min(w - j, j + 1 - w) > (tail + g) * mpmath.mpf(2) ** -600, (q, w)
+    return min(max(m + 1 + j + out_zp, lo), hi)
+
+
+def softplus_table_ref(
+    scale: float, zp: int, beta: float, out_scale: float, out_zp: int, dtype: Any
+) -> np.ndarray:
+    lo, hi = _range(dtype)
+    return np.array(
+        [ref_softplus(q, scale, zp, beta, out_scale, out_zp, dtype) for q in range(lo, hi + 1)],
+        dtype=np.int64,
+    )
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_softplus_every_value_on_random_parameters(dtype: Any) -> None:
+    rng = np.random.default_rng(17)
+    q = all_values(dtype)
+    lo, hi = _range(dtype)
+    for k in range(40):
+        scale = float(10.0 ** rng.uniform(-4, 1)) if k % 4 else float(2.0 ** rng.integers(-4, 3))
+        out_scale = float(10.0 ** rng.uniform(-3, 1)) if k % 3 else scale
+        beta = float(rng.choice([1.0, 0.5, 2.0, 10.0 ** rng.uniform(-3, 3)]))
+        zp, out_zp = int(rng.integers(lo, hi + 1)), int(rng.integers(lo, hi + 1))
+        want = softplus_table_ref(scale, zp, beta, out_scale, out_zp, dtype)
+        got = quantized.softplus(
+            q, scale, zp, beta=beta, out_scale=out_scale, out_zero_point=out_zp
+        )
+        assert got.dtype == dtype
+        np.testing.assert_array_equal(
+            got, apply_table(want, q), err_msg=str((scale, zp, beta, out_scale, out_zp))
+        )
+
+
+def test_softplus_near_ties_and_extremes() -> None:
+    """Out scales chosen so that softplus(x)/out_scale lies within float64 rounding of a
+    half-integer (only the double-double evaluation decides those), exact ties of the linear
+    part with a tiny tail (large x: the result rounds up), and extreme parameters."""
+    q = all_values(np.int8)
+    cases = []
+    with mpmath.workprec(200):
+        for d, scale, beta, k in [(3, 0.7, 1.0, 5), (-2, 0.9, 1.0, 0), (40, 0.25, 1.0, 12),
+                                  (0, 1.0, 1.0, 3), (1, 0.01, 3.0, 7)]:  # fmt: skip
+            y = mpmath.log1p(mpmath.exp(mpmath.mpf(beta) * d * mpmath.mpf(scale))) / beta
+            cases.append((scale, beta, float(y / (k + mpmath.mpf(0.5)))))
+    cases += [(0.5, 1.0, 1.0), (4.0, 1.0, 8.0), (2.0, 0.25, 4.0), (1e-300, 1.0, 1e-300),
+              (1e300, 1e-300, 1.0), (3.0, 1e300, 1e300), (1e-5, 1e-5, 1e5),
+              (5e-324, 2.0, 1e-3)]  # fmt: skip
+    for scale, beta, out_scale in cases:
+        want = softplus_table_ref(scale, 0, beta, out_scale, 0, np.int8)
+        got = quantized.softplus(q, scale, 0, beta=beta, out_scale=out_scale, out_zero_point=0)
+        np.testing.assert_array_equal(got, apply_table(want, q), err_msg=str((scale, beta)))
+
+
+def test_softplus_layouts_in_place_and_errors() -> None:
+    values = np.random.default_rng(4).integers(0, 256, size=300).astype(np.uint8)
+    table = softplus_table_ref(0.05, 100, 1.0, 0.03, 0, np.uint8)
+    kw = {"beta": 1.0, "out_scale": 0.03, "out_zero_point": 0}
+    for name, q in layouts(values):
+        np.testing.assert_array_equal(
+            quantized.softplus(q, 0.05, 100, **kw), apply_table(table, q), err_msg=name
+        )
+    mine = values.copy()
+    assert quantized.softplus(mine, 0.05, 100, **kw, out=mine) is mine
+    np.testing.assert_array_equal(mine, apply_table(table, values))
+    out = np.full(3, 42, np.uint8)
+    for beta in [0.0, -1.0, math.nan, math.inf]:
+        with pytest.raises(ValueError, match="beta must be finite and > 0"):
+            quantized.softplus(values[:3], 0.05, 100, beta=beta, out=out)
+    with pytest.raises(TypeError, match="q has dtype bool"):
+        quantized.softplus(np.ones(3, bool), 0.05, 0, out=out)
+    with pytest.raises(ValueError, match="scale must be finite and > 0"):
+        quantized.softplus(values[:3], -0.05, 0, out=out)
+    assert (out == 42).all()

@@ -10,8 +10,9 @@ array([-1,  0,  3], dtype=int8)
 
 from ._relu_rs import quantized as _compiled
 
-__all__ = ["leaky_relu", "prelu", "relu"]
+__all__ = ["leaky_relu", "prelu", "relu", "softplus"]
 
 leaky_relu = _compiled.leaky_relu
 prelu = _compiled.prelu
 relu = _compiled.relu
+softplus = _compiled.softplus

@@ -5,7 +5,7 @@ from typing import Any
 
 import numpy.typing as npt
 
-__all__ = ["leaky_relu", "prelu", "relu"]
+__all__ = ["leaky_relu", "prelu", "relu", "softplus"]
 
 _Array = npt.NDArray[Any]
 
@@ -35,6 +35,16 @@ def prelu(
     zero_point: int,
     *,
     axis: int = 1,
+    out_scale: float | None = None,
+    out_zero_point: int | None = None,
+    out: _Array | None = None,
+) -> _Array: ...
+def softplus(
+    q: npt.ArrayLike,
+    scale: float,
+    zero_point: int,
+    *,
+    beta: float = 1.0,
     out_scale: float | None = None,
     out_zero_point: int | None = None,
     out: _Array | None = None,

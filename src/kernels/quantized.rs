@@ -8,6 +8,7 @@
 //! ([`requantize_linear`]). Every layout reduces to contiguous bytes; `x = None` works in place.
 
 use super::elementwise::ChunkOp;
+use crate::math::double_double::{self as dd, Dd};
 
 /// An 8-bit quantized element type: the range of its values and how its byte encodes one.
 pub trait QuantElement: Copy + Send + Sync + 'static {
@@ -82,36 +83,60 @@ impl Dyadic {
 /// Magnitudes are saturated here: far beyond any 8-bit result plus zero point.
 const SATURATED: i64 = 1 << 20;
 
-/// round_half_to_even(d·scale·factor / out_scale), exact, saturated to ±2^20. `out_scale > 0`.
+/// |d·scale·factor / out_scale|, exactly, `out_scale > 0`.
 ///
 /// With scale = ms·2^es (and so on) the value is n / den with n = |d|·ms·mf (< 2^114) and den =
 /// mo, times 2^(es + ef − eo): the power of two goes into n when it is ≥ 0 (beyond 2^120 the
-/// value saturates), into den otherwise (beyond 2^126 the value is below 2^−12: 0). Then one
-/// integer division and its remainder decide the rounding, ties included.
-pub fn requantize_linear(d: i32, scale: Dyadic, factor: Dyadic, out_scale: Dyadic) -> i64 {
+/// value is beyond any 8-bit result: `Huge`), into den otherwise (beyond 2^126 the value is below
+/// 2^−12: `Tiny`, with its parts).
+#[derive(Clone, Copy, Debug)]
+enum Magnitude {
+    Ratio { num: u128, den: u128 },
+    Huge,
+    Tiny { num: u128, den: u128, shift: i64 },
+}
+
+fn magnitude(d: i32, scale: Dyadic, factor: Dyadic, out_scale: Dyadic) -> Magnitude {
     let n = d.unsigned_abs() as u128 * scale.m as u128 * factor.m as u128;
-    if n == 0 {
-        return 0;
-    }
-    let negative = (d < 0) ^ scale.negative ^ factor.negative ^ out_scale.negative;
     let k = scale.e as i64 + factor.e as i64 - out_scale.e as i64;
     let bits = |v: u128| 128 - v.leading_zeros() as i64;
-    let (num, den) = if k >= 0 {
-        if bits(n) + k > 120 {
-            return if negative { -SATURATED } else { SATURATED };
+    let den = out_scale.m as u128;
+    if n == 0 {
+        Magnitude::Ratio { num: 0, den: 1 }
+    } else if k >= 0 && bits(n) + k > 120 {
+        Magnitude::Huge
+    } else if k >= 0 {
+        Magnitude::Ratio { num: n << k, den }
+    } else if bits(den) - k > 126 {
+        Magnitude::Tiny {
+            num: n,
+            den,
+            shift: -k,
         }
-        (n << k, out_scale.m as u128)
     } else {
-        if bits(out_scale.m as u128) - k > 126 {
-            return 0;
+        Magnitude::Ratio {
+            num: n,
+            den: den << -k,
         }
-        (n, (out_scale.m as u128) << -k)
-    };
-    let (mut q, r) = (num / den, num % den);
-    if 2 * r > den || (2 * r == den && q % 2 == 1) {
-        q += 1;
     }
-    let magnitude = q.min(SATURATED as u128) as i64;
+}
+
+/// round_half_to_even(d·scale·factor / out_scale), exact, saturated to ±2^20. `out_scale > 0`.
+/// One integer division of [`magnitude`]'s ratio and its remainder decide the rounding, ties
+/// included.
+pub fn requantize_linear(d: i32, scale: Dyadic, factor: Dyadic, out_scale: Dyadic) -> i64 {
+    let negative = (d < 0) ^ scale.negative ^ factor.negative ^ out_scale.negative;
+    let magnitude = match magnitude(d, scale, factor, out_scale) {
+        Magnitude::Huge => SATURATED,
+        Magnitude::Tiny { .. } => 0,
+        Magnitude::Ratio { num, den } => {
+            let (mut q, r) = (num / den, num % den);
+            if 2 * r > den || (2 * r == den && q % 2 == 1) {
+                q += 1;
+            }
+            q.min(SATURATED as u128) as i64
+        }
+    };
     if negative {
         -magnitude
     } else {
@@ -139,6 +164,140 @@ pub fn leaky_relu_table<T: QuantElement>(p: &Quantization, alpha: f64) -> Table 
         let factor = if d > 0 { Dyadic::ONE } else { alpha };
         requantize_linear(d, scale, factor, out_scale) + p.out_zero_point as i64
     })
+}
+
+/// The table of softplus(x; β) = log(1 + e^(βx))/β, correctly rounded (half to even: no value is
+/// ever a tie) and saturated. See [`softplus_requantized`].
+pub fn softplus_table<T: QuantElement>(p: &Quantization, beta: f64) -> Table {
+    let tail = SoftplusTail::new(beta, p.out_scale);
+    let (scale, out_scale) = (Dyadic::of(p.scale), Dyadic::of(p.out_scale));
+    table::<T>(|q| {
+        let d = q - p.zero_point;
+        softplus_requantized(d, p.scale, scale, out_scale, &tail) + p.out_zero_point as i64
+    })
+}
+
+/// What softplus's tail needs of β and the out scale: β, ln(β·out_scale), and β·out_scale as a
+/// mantissa pair (exact) and a power of two.
+struct SoftplusTail {
+    beta: f64,
+    ln_beta_out_scale: f64,
+    beta_out_scale: Dd,
+    exponent: i32,
+}
+
+impl SoftplusTail {
+    fn new(beta: f64, out_scale: f64) -> SoftplusTail {
+        let (bm, be) = frexp(beta);
+        let (om, oe) = frexp(out_scale);
+        SoftplusTail {
+            beta,
+            ln_beta_out_scale: beta.ln() + out_scale.ln(),
+            beta_out_scale: Dd::from_f64(bm).mul_f64(om),
+            exponent: be + oe,
+        }
+    }
+}
+
+/// `v = m·2^e` with m in [1, 2), for a finite v > 0.
+fn frexp(v: f64) -> (f64, i32) {
+    let (v, bias) = if v < f64::MIN_POSITIVE {
+        (v * 2f64.powi(64), 64)
+    } else {
+        (v, 0)
+    };
+    let e = ((v.to_bits() >> 52) & 0x7ff) as i32 - 1023;
+    (
+        f64::from_bits((v.to_bits() & !(0x7ff << 52)) | (1023 << 52)),
+        e - bias,
+    )
+}
+
+/// round_half_to_even(softplus(d·scale; β) / out_scale), saturated to 2^20.
+///
+/// softplus(x)/o = L + T with L = max(x, 0)/o, exact ([`magnitude`]), and the tail T =
+/// log1p(e^−|βx|)/(β·o) > 0. With L + ½ = m + f (m an integer, f the exact fraction) and g = 1 − f
+/// in (0, 1], the result is m + 1 + ⌊T − g⌋. T − g is never an integer: that would make
+/// log(1 + e^(βx)) rational, which Lindemann–Weierstrass excludes for rational βx (0 included:
+/// ln 2). So T only has to be known well enough to place T − g between two integers:
+/// 1. bounds from t·ln 2 ≤ log1p(t) ≤ min(t, ln 2) decide T < g (result m) or T > 4096
+///    (saturated) at once: every large |βx|, every extreme parameter;
+/// 2. else T in f64 (relative error < 10^−12), accepted when T − g is farther than
+///    10^−9·(T + g) from an integer;
+/// 3. else T in double-double (relative error < 2^−93), accepted farther than 2^−85·(T + g).
+///    Closer than that is not known to occur; the double-double side is taken.
+fn softplus_requantized(
+    d: i32,
+    scale_f64: f64,
+    scale: Dyadic,
+    out_scale: Dyadic,
+    tail: &SoftplusTail,
+) -> i64 {
+    // L + ½ = m + f, g = 1 − f, exactly (g as f64 and as a pair)
+    let (m, g64, g) = match magnitude(d.max(0), scale, Dyadic::ONE, out_scale) {
+        Magnitude::Huge => return SATURATED,
+        Magnitude::Ratio { num, den } => {
+            let (two, t) = (2 * den, 2 * num + den);
+            let (m, rest) = (t / two, two - t % two);
+            if m >= SATURATED as u128 {
+                return SATURATED;
+            }
+            let g = Dd::from_u128(rest).div(Dd::from_u128(two));
+            (m as i64, g.value(), g)
+        }
+        Magnitude::Tiny { num, den, shift } => {
+            let l = Dd::from_u128(num)
+                .div(Dd::from_u128(den))
+                .ldexp(-(shift as i32));
+            let g = Dd::from_f64(0.5).sub(l);
+            (0, g.value(), g)
+        }
+    };
+    let abs_bx = (tail.beta * (d as f64 * scale_f64)).abs().min(1e4);
+    let ln_bo = tail.ln_beta_out_scale;
+    let slack = 1e-9 * (1.0 + abs_bx + ln_bo.abs());
+    let ln_ln2 = std::f64::consts::LN_2.ln();
+    if (-abs_bx).min(ln_ln2) - ln_bo + slack < g64.ln() {
+        return m; // T < g
+    }
+    if ln_ln2 - abs_bx - ln_bo - slack > 4096f64.ln() {
+        return SATURATED; // T > 4096
+    }
+    let ln_log1p = if abs_bx > 700.0 {
+        -abs_bx // log1p(t) = t to 2^−1000 relative
+    } else {
+        (-abs_bx).exp().ln_1p().ln()
+    };
+    let t64 = (ln_log1p - ln_bo).exp();
+    if let Some(j) = floor_if_clear(Dd::from_f64(t64).sub(g), 1e-9 * (t64 + g64)) {
+        return m + 1 + j;
+    }
+    let bx = Dd::from_f64(d as f64).mul_f64(scale_f64).mul_f64(tail.beta);
+    let (t, te) = dd::exp(if bx.hi > 0.0 { bx.neg() } else { bx });
+    let (l, le) = if te < -120 {
+        (t, te) // log1p(t) = t(1 − t/2 + …): t/2 < 2^−120
+    } else {
+        (dd::log1p(t.ldexp(te)), 0)
+    };
+    let tail_value = l.div(tail.beta_out_scale).ldexp(le - tail.exponent);
+    let w = tail_value.sub(g);
+    let bound = 2f64.powi(-85) * (tail_value.hi + g64);
+    let j = floor_if_clear(w, bound).unwrap_or_else(|| floor(w));
+    m + 1 + j
+}
+
+/// ⌊w⌋ of a pair.
+fn floor(w: Dd) -> i64 {
+    let j = w.hi.floor();
+    (if w.hi == j && w.lo < 0.0 { j - 1.0 } else { j }) as i64
+}
+
+/// ⌊w⌋ when w is farther than `bound` from every integer.
+fn floor_if_clear(w: Dd, bound: f64) -> Option<i64> {
+    let j = floor(w);
+    let above = w.sub(Dd::from_f64(j as f64)).value();
+    let below = 1.0 - above;
+    (above > bound && below > bound).then_some(j)
 }
 
 /// `out[i] = table[x[i]]` for one channel run; `x = None`: `out` is also the input.

@@ -11,6 +11,8 @@ use crate::parallel::for_each_chunk;
 pub enum Function {
     /// max(0, x) + α·min(0, x): relu is α = 0; PReLU has one α per channel.
     LeakyRelu { alpha: Vec<f64> },
+    /// log(1 + e^(βx))/β.
+    Softplus { beta: f64 },
 }
 
 /// `out = table[c][q]`, with the tables built for the call's dtype.
@@ -37,6 +39,7 @@ fn tables<T: QuantElement>(function: &Function, p: &Quantization) -> Vec<Table> 
             .iter()
             .map(|&a| kernel::leaky_relu_table::<T>(p, a))
             .collect(),
+        Function::Softplus { beta } => vec![kernel::softplus_table::<T>(p, *beta)],
     }
 }
 

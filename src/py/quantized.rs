@@ -245,3 +245,59 @@ pub fn prelu<'py>(
     let function = Function::LeakyRelu { alpha: values };
     call.apply(&function, Some(alpha.runs), out)
 }
+
+/// Quantized softplus: ``log(1 + exp(beta * x)) / beta`` on ``x = (q - zero_point) * scale``,
+/// requantized.
+///
+/// Each element of the result is ``clip(round(softplus(x) / out_scale) + out_zero_point, lo,
+/// hi)`` with ``round`` to nearest (a transcendental value is never a tie) and ``[lo, hi]`` the
+/// range of ``q``'s dtype: correctly rounded from the given float64 values. Each of the 256 table
+/// entries is decided from bounds, then a float64 evaluation with an error bound, then, near a
+/// rounding boundary, a double-double one (docs/accuracy.md). ``out_scale`` defaults to the
+/// input's ``scale``, though softplus is never below 0: a uint8 output usually wants its own.
+///
+/// Parameters
+/// ----------
+/// q : array_like of int8 or uint8
+///     Quantized input of any shape and layout; the result has its dtype.
+/// scale : real
+///     The input's scale, finite and > 0.
+/// zero_point : int
+///     The input's zero point, within the range of ``q``'s dtype.
+/// beta : real, optional
+///     Finite and > 0 (default 1).
+/// out_scale, out_zero_point : real, int, optional
+///     The output's quantization; ``None`` (the default) takes the input's.
+/// out : ndarray, optional
+///     Writeable array of ``q``'s shape and dtype to write into (may be ``q`` itself).
+///
+/// Raises
+/// ------
+/// TypeError
+///     As :func:`relu`, or ``beta`` is not a real number.
+/// ValueError
+///     As :func:`relu`, or ``beta`` is not finite and > 0. Nothing is written on any error.
+#[pyfunction]
+#[pyo3(
+    signature = (q, scale, zero_point, *, beta = Real::Value(1.0), out_scale = None, out_zero_point = None, out = None),
+    text_signature = "(q, scale, zero_point, *, beta=1.0, out_scale=None, out_zero_point=None, out=None)"
+)]
+pub fn softplus<'py>(
+    q: &Bound<'py, PyAny>,
+    scale: Real,
+    zero_point: Index,
+    beta: Real,
+    out_scale: Option<Real>,
+    out_zero_point: Option<Index>,
+    out: Out<'py>,
+) -> PyResult<Array<'py>> {
+    let call = Quantized::new(
+        q,
+        &scale,
+        &zero_point,
+        out_scale.as_ref(),
+        out_zero_point.as_ref(),
+    )?;
+    let beta = args::positive(&beta, "beta", q.py())?;
+    call.apply(&Function::Softplus { beta }, None, out)
+}
