@@ -5,7 +5,9 @@
 //! −1 is byte 255). Each entry is round_half_to_even(f((q − zp)·scale) / out_scale) + out_zp,
 //! saturated to the dtype's range, computed exactly: for the piecewise-linear functions
 //! (relu, leaky_relu, prelu) with integer arithmetic on the float64 parameters' exact values
-//! ([`requantize_linear`]). Every layout reduces to contiguous bytes; `x = None` works in place.
+//! ([`requantize_linear`]) wherever float64 arithmetic cannot prove the rounding; for softplus,
+//! correctly rounded ([`softplus_requantized`]). Every layout reduces to contiguous bytes;
+//! `x = None` works in place.
 
 use super::elementwise::ChunkOp;
 use crate::math::double_double::{self as dd, Dd};
@@ -158,12 +160,36 @@ pub struct Quantization {
 /// channel): (q − zp)·scale if q > zp, else α·(q − zp)·scale, requantized exactly.
 pub fn leaky_relu_table<T: QuantElement>(p: &Quantization, alpha: f64) -> Table {
     let (scale, out_scale) = (Dyadic::of(p.scale), Dyadic::of(p.out_scale));
-    let alpha = Dyadic::of(alpha);
+    let alpha_exact = Dyadic::of(alpha);
     table::<T>(|q| {
         let d = q - p.zero_point;
-        let factor = if d > 0 { Dyadic::ONE } else { alpha };
-        requantize_linear(d, scale, factor, out_scale) + p.out_zero_point as i64
+        let (factor, factor_exact) = if d > 0 {
+            (1.0, Dyadic::ONE)
+        } else {
+            (alpha, alpha_exact)
+        };
+        let rounded = rounded_if_clear(d, p.scale, factor, p.out_scale)
+            .unwrap_or_else(|| requantize_linear(d, scale, factor_exact, out_scale));
+        rounded + p.out_zero_point as i64
     })
+}
+
+/// round(d·scale·factor / out_scale) from float64 arithmetic, where that is provably the exact
+/// rounding: three roundings of normal values leave a relative error below 2^−51, so a value
+/// farther than 2^−48 (relative) from every half-integer rounds as the exact one does. `None`
+/// near a half-integer, for zero, subnormal or huge values: [`requantize_linear`] decides those.
+#[inline]
+fn rounded_if_clear(d: i32, scale: f64, factor: f64, out_scale: f64) -> Option<i64> {
+    let product = d as f64 * scale;
+    let scaled = product * factor;
+    let v = scaled / out_scale;
+    let all_normal = product.is_normal() && scaled.is_normal() && v.is_normal();
+    if !all_normal || v.abs() >= SATURATED as f64 {
+        return None;
+    }
+    let r = v.round();
+    let from_half = ((v - r).abs() - 0.5).abs();
+    (from_half > v.abs() * 2f64.powi(-48)).then_some(r as i64)
 }
 
 /// The table of softplus(x; β) = log(1 + e^(βx))/β, correctly rounded (half to even: no value is
@@ -402,6 +428,36 @@ mod tests {
         // 3·(1/3 in float64) is just below 1, whose half-way point 0.5 is far: 1
         let third = Dyadic::of(1.0 / 3.0);
         assert_eq!(requantize_linear(3, third, one, one), 1);
+    }
+
+    #[test]
+    fn the_float_shortcut_agrees_with_the_exact_rounding() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut decided = 0;
+        for _ in 0..200_000 {
+            let pick = |bits: u64, lo: i32, span: u64| 2f64.powi(lo + (bits % span) as i32);
+            let scale = pick(next(), -20, 24) * (1.0 + (next() % 1000) as f64 / 1000.0);
+            let out_scale = pick(next(), -20, 24) * (1.0 + (next() % 7) as f64 / 8.0);
+            let factor = [1.0, 0.1, -0.3, 0.5, 1e-3, -7.25][(next() % 6) as usize];
+            let d = (next() % 511) as i32 - 255;
+            if let Some(r) = rounded_if_clear(d, scale, factor, out_scale) {
+                let exact = requantize_linear(
+                    d,
+                    Dyadic::of(scale),
+                    Dyadic::of(factor),
+                    Dyadic::of(out_scale),
+                );
+                assert_eq!(r, exact, "{d}·{scale}·{factor}/{out_scale}");
+                decided += 1;
+            }
+        }
+        assert!(decided > 100_000);
     }
 
     #[test]
