@@ -511,3 +511,23 @@ def test_softplus_layouts_in_place_and_errors() -> None:
     with pytest.raises(ValueError, match="scale must be finite and > 0"):
         quantized.softplus(values[:3], -0.05, 0, out=out)
     assert (out == 42).all()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_torch_quantize_per_tensor_parity(dtype: Any) -> None:
+    """Tensors made by torch.quantize_per_tensor from float data, as a model would."""
+    torch = pytest.importorskip("torch")
+    tq = {np.int8: torch.qint8, np.uint8: torch.quint8}[dtype]
+    qf = torch.ao.nn.quantized.functional
+    lo, hi = _range(dtype)
+    rng = np.random.default_rng(8)
+    for _ in range(20):
+        scale, zp = float(10.0 ** rng.uniform(-3, 0)), int(rng.integers(lo, hi + 1))
+        out_scale, out_zp = float(10.0 ** rng.uniform(-3, 0)), int(rng.integers(lo, hi + 1))
+        alpha = float(rng.uniform(-1, 1))
+        real = torch.from_numpy((rng.standard_normal(5000) * 200 * scale).astype(np.float32))
+        x = torch.quantize_per_tensor(real, scale, zp, tq)
+        want = qf.leaky_relu(x, alpha, scale=out_scale, zero_point=out_zp).int_repr().numpy()
+        q = x.int_repr().numpy()
+        got = quantized.leaky_relu(q, alpha, scale, zp, out_scale=out_scale, out_zero_point=out_zp)
+        np.testing.assert_array_equal(got, want)
