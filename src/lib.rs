@@ -39,5 +39,13 @@ fn _relu_rs(m: &Bound<'_, PyModule>) -> PyResult<()> {
     public.retain(|name| !name.starts_with('_') || name == "__version__");
     public.sort();
     m.add("__all__", public)?;
+    // an attribute, not in __all__ (`add_submodule` would append it): the public module is
+    // `relu_rs.quantized` (python/relu_rs/quantized.py), which re-exports these
+    let quantized = PyModule::new(m.py(), "quantized")?;
+    quantized.add_function(wrap_pyfunction!(py::quantized::relu, &quantized)?)?;
+    quantized.add_function(wrap_pyfunction!(py::quantized::leaky_relu, &quantized)?)?;
+    quantized.add_function(wrap_pyfunction!(py::quantized::prelu, &quantized)?)?;
+    quantized.add_function(wrap_pyfunction!(py::quantized::softplus, &quantized)?)?;
+    m.setattr("quantized", quantized)?;
     Ok(())
 }

@@ -50,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     bench = sub.add_parser("bench", help="time relu_rs next to numpy (and torch if installed)")
     bench.add_argument("--quick", action="store_true", help="fewer sizes, shorter timing loops")
     bench.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    bench.add_argument("--only", metavar="TEXT", help="only the rows whose op contains TEXT")
     bench.add_argument("--plot", metavar="FILE.png", help="bar chart of speedups (matplotlib)")
     args = parser.parse_args(argv)
     if args.command == "info":
@@ -77,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
 
         facts = info()
         print(f"relu_rs {facts['version']}, simd {facts['simd']}, {facts['num_threads']} threads")
-        results = _bench.run(quick=args.quick)
+        results = _bench.run(quick=args.quick, only=args.only)
         print(_bench.format_table(results))
         if args.json:
             _bench.write_json(results, args.json)

@@ -17,7 +17,11 @@ writes into a preallocated ``out=`` array, so that allocation is not timed (NumP
 and prelu are ``maximum(x, α·x)`` into ``out=``, valid for the 0 ≤ α ≤ 1 used here). Sizes are
 in elements, K = 1024. ``relu out=`` rows carry a copy of the same bytes as a floor: PyTorch's
 ``copy_`` (its default threads) when PyTorch is installed, else ``np.copyto``; the 1K call-cost
-rows always carry ``np.copyto``, the cheapest call that touches every element.
+rows always carry ``np.copyto``, the cheapest call that touches every element. The int8
+``quantized leaky_relu out=`` rows carry a copy of the same bytes on two threads (``np.copyto``
+of each half, the halves on two threads of a pool made once) and, with PyTorch,
+``torch.ao.nn.quantized.functional.leaky_relu`` on a ``qint8`` tensor (it has no ``out=``, so its
+result is allocated in the timed call).
 
 The ``MLP`` rows put the activation in context: one float32 training step of a NumPy layer pair
 (forward and backward, no optimizer update), with relu_rs's relu / relu_grad against the NumPy
@@ -38,6 +42,7 @@ import sys
 import time
 import timeit
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -45,6 +50,7 @@ import numpy as np
 import numpy.typing as npt
 
 import relu_rs as F
+from relu_rs import quantized as Q
 
 Array = npt.NDArray[Any]
 Fn = Callable[[], object]
@@ -246,6 +252,35 @@ def _prelu_cases(
     return cases
 
 
+def _quantized_cases(size: str, n: int, torch: Any, copier: Any) -> list[Case]:
+    """int8 quantized leaky_relu into out=, next to a two-thread copy of the same bytes and
+    PyTorch's quantized leaky_relu."""
+    q = np.random.default_rng(2).integers(-128, 128, size=n, dtype=np.int8)
+    o = np.empty_like(q)
+    scale, zp, out_scale, out_zp = 0.05, 3, 0.04, -2
+    half = n // 2
+
+    def copy_two_threads() -> object:
+        done = copier.submit(np.copyto, o[:half], q[:half])
+        np.copyto(o[half:], q[half:])
+        return done.result()
+
+    peers: dict[str, Fn] = {"copyto 2 threads": copy_two_threads}
+    if torch:
+        import warnings
+
+        with warnings.catch_warnings():  # quantized tensor creation is deprecated in PyTorch
+            warnings.simplefilter("ignore")
+            tq = torch._make_per_tensor_quantized_tensor(torch.from_numpy(q), scale, zp)
+        qf = torch.ao.nn.quantized.functional
+        peers["torch"] = lambda: qf.leaky_relu(tq, 0.01, scale=out_scale, zero_point=out_zp)
+
+    def ours() -> object:
+        return Q.leaky_relu(q, 0.01, scale, zp, out_scale=out_scale, out_zero_point=out_zp, out=o)
+
+    return [Case("quantized leaky_relu out=", "int8", size, 2 * n, ours, peers)]
+
+
 def _call_cost_cases(torch: Any) -> list[Case]:
     """The cost of a call on small float32 arrays (1K elements, PReLU (64, 16)), next to
     ``np.copyto`` of the same array (the cheapest call that touches every element)."""
@@ -372,6 +407,9 @@ def build_cases(quick: bool) -> list[Case]:
     if not quick:
         sizes["16M"] = 16 * M
     cases += [c for size, n in sizes.items() for c in _float32_cases(size, n, torch)]
+    copier = ThreadPoolExecutor(1)  # the second thread of the two-thread copy
+    q_sizes = {"64K": 64 * K, "1M": M, **({} if quick else {"16M": 16 * M})}
+    cases += [c for size, n in q_sizes.items() for c in _quantized_cases(size, n, torch, copier)]
     n, label = (M, "1M") if quick else (4 * M, "4M")
     cases += [c for dt in (np.float64, np.float16) for c in _dtype_cases(dt, label, n, torch)]
     # prelu forward on (N, 64) at the elementwise sizes
@@ -407,8 +445,9 @@ def time_block(fn: Fn, loop_s: float, repeats: int) -> tuple[list[float], int]:
     return [max(timer.timeit(number) / number, 1e-12) for _ in range(repeats)], number
 
 
-def run(quick: bool = False, progress: bool = True) -> list[Result]:
-    cases = build_cases(quick)
+def run(quick: bool = False, progress: bool = True, only: str | None = None) -> list[Result]:
+    """Time every case (``only``: those whose op contains that text)."""
+    cases = [c for c in build_cases(quick) if only is None or only in c.op]
     loop_s, repeats = (0.005, 5) if quick else (0.02, 7)
     results = []
     for k, case in enumerate(cases, 1):

@@ -8,5 +8,6 @@
 pub mod elementwise;
 pub mod leaky_relu;
 pub mod prelu;
+pub mod quantized;
 pub mod relu;
 pub mod softplus;

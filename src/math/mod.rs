@@ -24,6 +24,7 @@
 //! β = 3.
 
 mod compensated;
+pub mod double_double;
 mod native;
 
 pub use compensated::{CompensatedLanes, CompensatedSum};

@@ -8,6 +8,7 @@
 
 pub mod leaky_relu;
 pub mod prelu;
+pub mod quantized;
 pub mod relu;
 pub mod softplus;
 
@@ -124,6 +125,8 @@ pub trait Activation: Sync {
     const ARITY: Arity;
     /// Integer and bool inputs keep their dtype (relu) instead of being computed in float64.
     const KEEPS_INTS: bool = false;
+    /// The name of the (first) array argument in messages.
+    const X_NAME: &'static str = "x";
     /// Run on the planned buffers. Only dtypes the policy allows reach here: floats, and the
     /// integers and bool where [`Activation::KEEPS_INTS`].
     fn run(&self, io: Slices<'_>);

@@ -20,7 +20,7 @@ pub struct ChannelRuns {
 }
 
 impl ChannelRuns {
-    fn for_order(self, order: Order) -> usize {
+    pub fn for_order(self, order: Order) -> usize {
         match order {
             Order::C => self.c_order,
             Order::F => self.f_order,

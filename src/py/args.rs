@@ -105,19 +105,47 @@ impl Real {
     }
 }
 
+/// A real argument that must be finite and > 0 (softplus's β, a quantization scale).
+pub fn positive(v: &Real, name: &str, py: Python<'_>) -> PyResult<f64> {
+    let v = v.get(name)?;
+    if !(v.is_finite() && v > 0.0) {
+        let shown = repr(PyFloat::new(py, v).as_any());
+        return Err(value_error(format!(
+            "{name} must be finite and > 0, got {shown}"
+        )));
+    }
+    Ok(v)
+}
+
+/// A quantization zero point for q of `dtype` (int8 or uint8): an integer in its range.
+pub fn zero_point(z: &Index, dtype: Dtype, name: &str) -> PyResult<i32> {
+    let (lo, hi) = match dtype {
+        Dtype::I8 => (i8::MIN as i64, i8::MAX as i64),
+        _ => (u8::MIN as i64, u8::MAX as i64),
+    };
+    let out_of_range = |shown: &str| {
+        value_error(format!(
+            "{name} must be an integer from {lo} to {hi} for q of dtype {}, got {shown}",
+            dtype.name()
+        ))
+    };
+    match z {
+        Index::Value(v) if (lo..=hi).contains(v) => Ok(*v as i32),
+        Index::Value(v) => Err(out_of_range(&v.to_string())),
+        Index::Huge(shown) => Err(out_of_range(shown)),
+        Index::Bool(what) | Index::NotInt(what) => {
+            Err(type_error(format!("{name} must be an integer, got {what}")))
+        }
+    }
+}
+
 /// softplus's β (finite, > 0) and threshold (None: +∞; not NaN).
 pub fn softplus_params(
     beta: &Real,
     threshold: Option<&Real>,
     py: Python<'_>,
 ) -> PyResult<(f64, f64)> {
-    let b = beta.get("beta")?;
-    if !(b.is_finite() && b > 0.0) {
-        let shown = repr(PyFloat::new(py, b).as_any());
-        return Err(value_error(format!(
-            "beta must be finite and > 0, got {shown}"
-        )));
-    }
+    let b = positive(beta, "beta", py)?;
     let Some(threshold) = threshold else {
         return Ok((b, f64::INFINITY));
     };
@@ -223,22 +251,23 @@ impl Index {
     }
 }
 
-/// PReLU's channel axis for an `ndim`-dimensional x: in `0..ndim`, and as given (for messages).
-pub fn channel_axis(axis: &Index, ndim: usize) -> PyResult<(usize, i64)> {
+/// PReLU's channel axis for an `ndim`-dimensional x (named `x_name` in messages): in `0..ndim`,
+/// and as given (for messages).
+pub fn channel_axis(axis: &Index, ndim: usize, x_name: &str) -> PyResult<(usize, i64)> {
     let nd = ndim as i64;
     match axis {
         Index::Value(ax) if -nd <= *ax && *ax < nd => Ok((ax.rem_euclid(nd.max(1)) as usize, *ax)),
-        Index::Value(ax) => Err(out_of_bounds(&ax.to_string(), ndim)),
-        Index::Huge(shown) => Err(out_of_bounds(shown, ndim)),
+        Index::Value(ax) => Err(out_of_bounds(&ax.to_string(), ndim, x_name)),
+        Index::Huge(shown) => Err(out_of_bounds(shown, ndim, x_name)),
         Index::Bool(what) | Index::NotInt(what) => {
             Err(type_error(format!("axis must be an integer, got {what}")))
         }
     }
 }
 
-fn out_of_bounds(axis: &str, ndim: usize) -> PyErr {
+fn out_of_bounds(axis: &str, ndim: usize, x_name: &str) -> PyErr {
     value_error(format!(
-        "axis {axis} is out of bounds for x with {ndim} dimension(s)"
+        "axis {axis} is out of bounds for {x_name} with {ndim} dimension(s)"
     ))
 }
 

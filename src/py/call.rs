@@ -102,7 +102,7 @@ impl<'py> Inputs<'py> {
     pub fn of<A: Activation>(args: &[&Bound<'py, PyAny>]) -> PyResult<Inputs<'py>> {
         match (A::ARITY, args) {
             (Arity::Unary, [x]) => {
-                let (x, dtype) = input(x, "x", A::KEEPS_INTS)?;
+                let (x, dtype) = input(x, A::X_NAME, A::KEEPS_INTS)?;
                 Ok(Inputs {
                     arrays: vec![x],
                     dtype,

@@ -121,16 +121,18 @@ pub fn leaky_relu_grad<'py>(
 
 /// PReLU's α, checked against x: its shape, the channel runs, and a contiguous 1-D vector of
 /// x's dtype (α itself when it already is one).
-struct PreluAlpha<'py> {
+pub(super) struct PreluAlpha<'py> {
     shape: Vec<usize>,
-    vector: Array<'py>,
-    runs: ChannelRuns,
+    pub vector: Array<'py>,
+    pub runs: ChannelRuns,
 }
 
 impl<'py> PreluAlpha<'py> {
-    fn new(
+    /// `x` is named `x_name` in messages.
+    pub(super) fn new(
         alpha: &Bound<'py, PyAny>,
         x: &Array<'py>,
+        x_name: &str,
         dtype: Dtype,
         axis: &Index,
     ) -> PyResult<Self> {
@@ -156,11 +158,11 @@ impl<'py> PreluAlpha<'py> {
                     shape_repr(&shape)
                 )));
             }
-            let (ax, given) = channel_axis(axis, x.ndim())?;
+            let (ax, given) = channel_axis(axis, x.ndim(), x_name)?;
             let xs = x.shape();
             if shape[0] != xs[ax] {
                 return Err(value_error(format!(
-                    "alpha has {} values but x.shape[{given}] is {}",
+                    "alpha has {} values but {x_name}.shape[{given}] is {}",
                     shape[0], xs[ax]
                 )));
             }
@@ -214,7 +216,7 @@ pub fn prelu<'py>(
     out: Out<'py>,
 ) -> PyResult<Array<'py>> {
     let inputs = Inputs::of::<ops::prelu::Forward>(&[x])?;
-    let alpha = PreluAlpha::new(alpha, inputs.x(), inputs.dtype, &axis)?;
+    let alpha = PreluAlpha::new(alpha, inputs.x(), "x", inputs.dtype, &axis)?;
     let target = inputs.target(out)?;
     let op = ops::prelu::Forward { runs: alpha.runs };
     inputs.run(&op, &target, Some(&alpha.vector), None)?;
@@ -251,7 +253,7 @@ pub fn prelu_grad<'py>(
     let py = x.py();
     let inputs = Inputs::of::<ops::prelu::Backward>(&[grad, x])?;
     let dtype = inputs.dtype;
-    let alpha = PreluAlpha::new(alpha, inputs.x(), dtype, &axis)?;
+    let alpha = PreluAlpha::new(alpha, inputs.x(), "x", dtype, &axis)?;
     let target = inputs.target(out)?;
     let alpha_grad_out = match alpha_grad_out {
         None => None,

@@ -5,3 +5,4 @@ mod args;
 mod array;
 mod call;
 pub mod functions;
+pub mod quantized;

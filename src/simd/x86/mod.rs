@@ -1,5 +1,6 @@
-//! x86-64: the AVX2 and AVX-512 trampolines, and the F16C intrinsics.
+//! x86-64: the AVX2 and AVX-512 trampolines, the F16C intrinsics, and the VBMI byte lookup.
 
 pub mod avx2;
 pub mod avx512;
 pub mod f16c;
+pub mod vbmi;
