@@ -111,23 +111,20 @@ impl F16c {
 
 /// Proof that the kernels may use AVX-512 VBMI (with F and BW): the path in use is AVX-512 and
 /// the CPU has VBMI too. Only [`Vbmi::detect`] makes one; the quantized byte lookup takes it.
+#[cfg(target_arch = "x86_64")]
 #[derive(Clone, Copy, Debug)]
 pub struct Vbmi {
     _proof: (),
 }
 
+#[cfg(target_arch = "x86_64")]
 impl Vbmi {
     /// The token, where the path in use is AVX-512 and the CPU has VBMI.
     #[inline]
     pub fn detect() -> Option<Vbmi> {
-        #[cfg(target_arch = "x86_64")]
-        {
-            static HAS_VBMI: OnceLock<bool> = OnceLock::new();
-            let vbmi = *HAS_VBMI.get_or_init(|| is_x86_feature_detected!("avx512vbmi"));
-            (vbmi && isa() == Isa::Avx512).then_some(Vbmi { _proof: () })
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        None
+        static HAS_VBMI: OnceLock<bool> = OnceLock::new();
+        let vbmi = *HAS_VBMI.get_or_init(|| is_x86_feature_detected!("avx512vbmi"));
+        (vbmi && isa() == Isa::Avx512).then_some(Vbmi { _proof: () })
     }
 }
 
