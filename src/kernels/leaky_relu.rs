@@ -4,13 +4,13 @@ use super::elementwise::{map_unary, BinaryOp, ChunkOp, UnaryOp};
 use super::relu::Relu;
 use crate::element::Float;
 use crate::simd::F16c;
-use half::f16;
+use half::{bf16, f16};
 
 /// An α that can scale elements of type `T`: α·v rounded once to `T`.
 ///
-/// Every float type scales itself ([`Float::mul`]); f16 data also takes an f32 α (a scalar α is
-/// kept at the compute precision, as PyTorch's opmath does, rather than rounded to f16 first),
-/// and that product is formed exactly in f64 and rounded once to f16.
+/// Every float type scales itself ([`Float::mul`]); f16 and bf16 data also take an f32 α (a
+/// scalar α is kept at the compute precision, as PyTorch's opmath does, rather than rounded to
+/// the half type first), and that product is formed exactly in f64 and rounded once.
 pub trait Scale<T>: Copy + Send + Sync {
     fn scale(self, v: T) -> T;
     fn is_zero(self) -> bool;
@@ -32,6 +32,18 @@ impl Scale<f16> for f32 {
     fn scale(self, v: f16) -> f16 {
         // 11 × 24 significant bits: exact in f64
         f16::round_from_f64(v.to_f64() * self as f64).canonical()
+    }
+    #[inline(always)]
+    fn is_zero(self) -> bool {
+        self == 0.0
+    }
+}
+
+impl Scale<bf16> for f32 {
+    #[inline(always)]
+    fn scale(self, v: bf16) -> bf16 {
+        // 8 × 24 significant bits: exact in f64
+        bf16::round_from_f64(v.to_f64() * self as f64).canonical()
     }
     #[inline(always)]
     fn is_zero(self) -> bool {

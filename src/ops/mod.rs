@@ -13,12 +13,14 @@ pub mod softplus;
 
 use crate::kernels::elementwise::{Binary, BinaryOp, Unary, UnaryOp};
 use crate::parallel::for_each_chunk;
-use half::f16;
+use half::{bf16, f16};
 
 /// An element type an array can hold, as the kernels see it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Dtype {
     F16,
+    /// bfloat16, as `ml_dtypes.bfloat16` (NumPy has no type of its own for it).
+    BF16,
     F32,
     F64,
     I8,
@@ -37,6 +39,7 @@ impl Dtype {
     pub fn name(self) -> &'static str {
         match self {
             Dtype::F16 => "float16",
+            Dtype::BF16 => "bfloat16",
             Dtype::F32 => "float32",
             Dtype::F64 => "float64",
             Dtype::I8 => "int8",
@@ -53,14 +56,14 @@ impl Dtype {
 
     /// Whether it is a floating-point type.
     pub fn is_float(self) -> bool {
-        matches!(self, Dtype::F16 | Dtype::F32 | Dtype::F64)
+        matches!(self, Dtype::F16 | Dtype::BF16 | Dtype::F32 | Dtype::F64)
     }
 
     /// Bytes per element.
     pub fn size(self) -> usize {
         match self {
             Dtype::I8 | Dtype::U8 | Dtype::Bool => 1,
-            Dtype::F16 | Dtype::I16 | Dtype::U16 => 2,
+            Dtype::F16 | Dtype::BF16 | Dtype::I16 | Dtype::U16 => 2,
             Dtype::F32 | Dtype::I32 | Dtype::U32 => 4,
             Dtype::F64 | Dtype::I64 | Dtype::U64 => 8,
         }
@@ -71,6 +74,8 @@ impl Dtype {
     pub fn overflow_threshold(self) -> f64 {
         match self {
             Dtype::F16 => 65504.0 + 16.0,
+            // (2 − 2⁻⁷)·2¹²⁷ + 2¹¹⁹
+            Dtype::BF16 => 2f64.powi(128) - 2f64.powi(119),
             Dtype::F32 => f32::MAX as f64 + 2f64.powi(103),
             _ => f64::INFINITY,
         }
@@ -98,6 +103,7 @@ pub struct Io<'a, T> {
 /// [`Io`] for the element type of the call.
 pub enum Slices<'a> {
     F16(Io<'a, f16>),
+    BF16(Io<'a, bf16>),
     F32(Io<'a, f32>),
     F64(Io<'a, f64>),
     I8(Io<'a, i8>),

@@ -1,4 +1,5 @@
-//! softplus and its gradient. β = 1 runs in the element type's own precision (float16 in f32);
+//! softplus and its gradient. β = 1 runs in the element type's own precision (float16 and
+//! bfloat16 in f32);
 //! other β in f64, rounded once.
 
 use super::{map_binary, map_unary, not_a_float, Activation, Arity, Slices};
@@ -23,6 +24,7 @@ impl Activation for Forward {
             let op = SoftplusScaled::new(beta, threshold);
             return match io {
                 Slices::F16(io) => map_unary(op, io),
+                Slices::BF16(io) => map_unary(op, io),
                 Slices::F32(io) => map_unary(op, io),
                 Slices::F64(io) => map_unary(op, io),
                 _ => not_a_float(),
@@ -40,6 +42,7 @@ impl Activation for Forward {
                 for_each_chunk(io.out, &work)
             }
             Slices::F16(io) => map_unary(op, io),
+            Slices::BF16(io) => map_unary(op, io),
             Slices::F32(io) => map_unary(op, io),
             Slices::F64(io) => map_unary(op, io),
             _ => not_a_float(),
@@ -63,6 +66,7 @@ impl Activation for Backward {
             let op = SoftplusGradFromOutput { beta, threshold };
             return match io {
                 Slices::F16(io) => map_binary(op, io),
+                Slices::BF16(io) => map_binary(op, io),
                 Slices::F32(io) => map_binary(op, io),
                 Slices::F64(io) => map_binary(op, io),
                 _ => not_a_float(),
@@ -72,6 +76,7 @@ impl Activation for Backward {
             let op = SoftplusGradScaled { beta, threshold };
             return match io {
                 Slices::F16(io) => map_binary(op, io),
+                Slices::BF16(io) => map_binary(op, io),
                 Slices::F32(io) => map_binary(op, io),
                 Slices::F64(io) => map_binary(op, io),
                 _ => not_a_float(),
@@ -89,6 +94,7 @@ impl Activation for Backward {
                 for_each_chunk(io.out, &work)
             }
             Slices::F16(io) => map_binary(op, io),
+            Slices::BF16(io) => map_binary(op, io),
             Slices::F32(io) => map_binary(op, io),
             Slices::F64(io) => map_binary(op, io),
             _ => not_a_float(),

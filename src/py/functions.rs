@@ -3,8 +3,8 @@
 
 use super::args::{self, channel_axis, softplus_params, thread_count, Flag, Index, Real};
 use super::array::{
-    copy_in, empty, is_native, is_writeable, may_overlap, np_errstate, shape_repr, type_error,
-    value_error, Array,
+    copy_in, dtype_of, empty, is_native, is_writeable, may_overlap, np_errstate, shape_repr,
+    type_error, value_error, Array,
 };
 use super::call::{as_array, check_out, Inputs};
 use crate::ops::prelu::ChannelRuns;
@@ -136,7 +136,7 @@ impl<'py> PreluAlpha<'py> {
     ) -> PyResult<Self> {
         let a = as_array(alpha, "alpha")?;
         let d = a.dtype();
-        if !matches!(d.kind(), b'f' | b'i' | b'u' | b'b') {
+        if !matches!(d.kind(), b'f' | b'i' | b'u' | b'b') && dtype_of(&d) != Some(Dtype::BF16) {
             return Err(type_error(format!(
                 "alpha has unsupported dtype {d}; expected a real dtype"
             )));
@@ -410,4 +410,6 @@ pub fn simd_path() -> &'static str {
 }
 
 /// The dtypes the float functions compute in.
-pub const FLOAT_DTYPES: [Dtype; 3] = [Dtype::F16, Dtype::F32, Dtype::F64];
+/// bfloat16 is listed whether or not ml_dtypes (which gives NumPy the type) is installed: the
+/// list says what this build computes in.
+pub const FLOAT_DTYPES: [Dtype; 4] = [Dtype::F16, Dtype::BF16, Dtype::F32, Dtype::F64];
