@@ -414,7 +414,9 @@ pub fn softplus_native<T: NativeFloat>(x: T) -> T {
 /// softplus(x; β) = softplus(β·x)/β for β ≠ 1, in `T` arithmetic: z = β·x carried as z + dz
 /// (dz = fma(β, x, −z), exact), softplus(z) as the parts of [`softplus_native`], and
 ///
-///     y = (hi + lo + dz·σ(z)) / β,
+/// ```text
+/// y = (hi + lo + dz·σ(z)) / β,
+/// ```
 ///
 /// divided with a remainder: q = hi·(1/β), r = fma(−q, β, hi) (exact) + lo + dz·σ(z),
 /// y = q + r·(1/β). Only the last addition rounds (then the leftover power of two for very
