@@ -122,7 +122,7 @@ def test_relu_every_value() -> None:
 
 
 @needs_bf16
-@pytest.mark.parametrize("alpha", [0.1, 0.01, -0.3, 1 / 3, 0.0, 2.5])
+@pytest.mark.parametrize("alpha", [0.1, 0.01, -0.3, 1 / 3, 0.0, 2.5, 0.7, 1e-30, 3e38])
 def test_leaky_every_value_is_correctly_rounded(alpha: float) -> None:
     """α is kept in float32 (PyTorch's opmath), α·x is rounded once from the exact product."""
     x = every_bf16()
