@@ -128,7 +128,7 @@ def _data(n: int, dtype: Any, seed: int = 0) -> Array:
 
 
 def _float32_cases(size: str, n: int, torch: Any) -> list[Case]:
-    """relu / relu_grad / leaky_relu at every size, softplus and its gradient from 1M up."""
+    """relu / relu_grad / leaky_relu / relu6 at every size, softplus and its gradient from 1M up."""
     x, g = _data(n, np.float32), _data(n, np.float32, 1)
     o = np.empty_like(x)
     tx, tg, to = _tensors(torch, x, g, o)
@@ -158,6 +158,9 @@ def _float32_cases(size: str, n: int, torch: Any) -> list[Case]:
         case("leaky_relu out=", 8 * n, lambda: F.leaky_relu(x, 0.01, out=o),
              lambda: np.maximum(x, np.multiply(x, alpha, out=o), out=o),
              lambda: torch._C._nn.leaky_relu(tx, 0.01, out=to)),
+        case("relu6 out=", 8 * n, lambda: F.relu(x, max_value=6.0, out=o),
+             lambda: np.clip(x, 0, 6, out=o),
+             lambda: torch.clamp(tx, 0, 6, out=to)),
     ]  # fmt: skip
     if n >= M:
         cases += [

@@ -86,7 +86,8 @@ pub struct ClippedReluGrad<T> {
 impl<T: Float> BinaryOp<T> for ClippedReluGrad<T> {
     #[inline(always)]
     fn apply(&self, grad: T, x: T) -> T {
-        let kept = grad.keep_or_zero(x > T::ZERO && x < self.max);
+        // `&`, not `&&`: both compares, no branch, so the loop vectorizes
+        let kept = grad.keep_or_zero((x > T::ZERO) & (x < self.max));
         if x.is_nan() {
             x
         } else {

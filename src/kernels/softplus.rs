@@ -264,17 +264,25 @@ impl<T: Float> BinaryOp<T> for SoftplusGradScaled {
         } else {
             math::softplus_grad::<Vectorized, true>(g, v, self.beta, self.threshold)
         };
-        // σ(β·x) > 0 for finite x even where it underflows f64: an infinite grad gives ±∞
-        let y = if y.is_nan() && g.is_infinite() && v.is_finite() {
-            g
-        } else {
-            y
-        };
-        if x.is_nan() {
-            x
-        } else {
-            T::from_f64(y.canonical())
-        }
+        gradient_in(y, g, x)
+    }
+}
+
+/// grad·σ computed in f64 (`y`, from `g` and the input `v` as f64) as an element of `T`: an
+/// infinite grad whose product is NaN gives ±∞ (σ > 0 for every finite input, even where it
+/// underflows f64: ∞·0 is an artefact), any other NaN is the canonical one, and a NaN input
+/// comes back as it was.
+#[inline(always)]
+fn gradient_in<T: Float>(y: f64, g: f64, input: T) -> T {
+    let y = if y.is_nan() && g.is_infinite() && input.to_f64().is_finite() {
+        g
+    } else {
+        y
+    };
+    if input.is_nan() {
+        input
+    } else {
+        T::from_f64(y.canonical())
     }
 }
 
@@ -302,20 +310,13 @@ impl<T: Float> BinaryOp<T> for SoftplusGradFromOutput {
             (false, true) => math::sigmoid_from_softplus::<Vectorized, false>(v, 1.0),
             (false, false) => math::sigmoid_from_softplus::<Vectorized, true>(v, self.beta),
         };
-        let r = g * s;
-        // as for the input: σ > 0 wherever y could come from a finite x, so an infinite grad
-        // gives ±∞ rather than ∞·0
-        let r = if r.is_nan() && g.is_infinite() && v.is_finite() {
+        let r = if self.beta * v > self.threshold {
             g
         } else {
-            r
+            g * s
         };
-        let r = if self.beta * v > self.threshold { g } else { r };
-        if y.is_nan() {
-            y
-        } else {
-            T::from_f64(r.canonical())
-        }
+        // a finite y could come from a finite x, where σ > 0
+        gradient_in(r, g, y)
     }
 }
 

@@ -154,6 +154,34 @@ pub(crate) fn map_unary<T: Copy + Send + Sync, O: UnaryOp<T>>(op: O, io: Io<'_, 
     );
 }
 
+/// `out = op(x)` for a float-only op with one kernel for every float dtype.
+pub(crate) fn map_unary_floats<O>(op: O, io: Slices<'_>)
+where
+    O: UnaryOp<f16> + UnaryOp<bf16> + UnaryOp<f32> + UnaryOp<f64>,
+{
+    match io {
+        Slices::F16(io) => map_unary(op, io),
+        Slices::BF16(io) => map_unary(op, io),
+        Slices::F32(io) => map_unary(op, io),
+        Slices::F64(io) => map_unary(op, io),
+        _ => not_a_float(),
+    }
+}
+
+/// `out = op(grad, x)` for a float-only op with one kernel for every float dtype.
+pub(crate) fn map_binary_floats<O>(op: O, io: Slices<'_>)
+where
+    O: BinaryOp<f16> + BinaryOp<bf16> + BinaryOp<f32> + BinaryOp<f64>,
+{
+    match io {
+        Slices::F16(io) => map_binary(op, io),
+        Slices::BF16(io) => map_binary(op, io),
+        Slices::F32(io) => map_binary(op, io),
+        Slices::F64(io) => map_binary(op, io),
+        _ => not_a_float(),
+    }
+}
+
 /// `out = op(grad, x)` over the whole call, split across threads.
 pub(crate) fn map_binary<T: Copy + Send + Sync, O: BinaryOp<T>>(op: O, io: Io<'_, T>) {
     let [grad, x] = io.inputs;

@@ -1,8 +1,10 @@
 //! softplus and its gradient. β = 1 runs in the element type's own precision (float16 and
-//! bfloat16 in f32);
-//! other β in f64, rounded once.
+//! bfloat16 in f32); other β in f64, rounded once.
 
-use super::{map_binary, map_unary, not_a_float, Activation, Arity, Slices};
+use super::{
+    map_binary, map_binary_floats, map_unary, map_unary_floats, not_a_float, Activation, Arity,
+    Slices,
+};
 use crate::kernels::elementwise::{BinaryF16, UnaryF16};
 use crate::kernels::softplus::{
     SoftplusGradFromOutput, SoftplusGradScaled, SoftplusGradUnit, SoftplusScaled, SoftplusUnit,
@@ -21,14 +23,7 @@ impl Activation for Forward {
     fn run(&self, io: Slices<'_>) {
         let (beta, threshold) = (self.beta, self.threshold);
         if beta != 1.0 {
-            let op = SoftplusScaled::new(beta, threshold);
-            return match io {
-                Slices::F16(io) => map_unary(op, io),
-                Slices::BF16(io) => map_unary(op, io),
-                Slices::F32(io) => map_unary(op, io),
-                Slices::F64(io) => map_unary(op, io),
-                _ => not_a_float(),
-            };
+            return map_unary_floats(SoftplusScaled::new(beta, threshold), io);
         }
         let op = SoftplusUnit { threshold };
         match io {
@@ -63,24 +58,10 @@ impl Activation for Backward {
     fn run(&self, io: Slices<'_>) {
         let (beta, threshold) = (self.beta, self.threshold);
         if self.from_output {
-            let op = SoftplusGradFromOutput { beta, threshold };
-            return match io {
-                Slices::F16(io) => map_binary(op, io),
-                Slices::BF16(io) => map_binary(op, io),
-                Slices::F32(io) => map_binary(op, io),
-                Slices::F64(io) => map_binary(op, io),
-                _ => not_a_float(),
-            };
+            return map_binary_floats(SoftplusGradFromOutput { beta, threshold }, io);
         }
         if beta != 1.0 {
-            let op = SoftplusGradScaled { beta, threshold };
-            return match io {
-                Slices::F16(io) => map_binary(op, io),
-                Slices::BF16(io) => map_binary(op, io),
-                Slices::F32(io) => map_binary(op, io),
-                Slices::F64(io) => map_binary(op, io),
-                _ => not_a_float(),
-            };
+            return map_binary_floats(SoftplusGradScaled { beta, threshold }, io);
         }
         let op = SoftplusGradUnit { threshold };
         match io {

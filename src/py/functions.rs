@@ -228,7 +228,8 @@ pub fn prelu<'py>(
 ///   ``x`` is NaN.
 /// * ``grad_alpha[c] = sum(grad * min(0, x))`` over every element of channel ``c`` (all batch and
 ///   spatial positions); ``x = 0`` contributes 0, a NaN ``x`` makes it NaN. It has ``alpha``'s
-///   shape (a shared alpha sums over everything) and ``x``'s dtype.
+///   shape (a shared alpha sums over everything) and ``x``'s dtype. It needs the input ``x``:
+///   unlike the other gradients, prelu's output does not determine it.
 ///
 /// The sum is accumulated in float64 over fixed tiles and combined in a fixed order, so it is
 /// bit-identical for every thread count, and within 2 ULP of the exact sum for float32 inputs.

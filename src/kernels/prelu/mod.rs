@@ -9,8 +9,10 @@ mod backward;
 mod forward;
 mod tiles;
 
-pub(crate) use backward::{grad_innermost_plain, grad_run_lanes_from};
-pub use backward::{PreluGradElement, PLAIN_LANES};
+pub use backward::PreluGradElement;
+// for the F16C kernels (x86-64 only)
+#[cfg(target_arch = "x86_64")]
+pub(crate) use backward::{grad_innermost_plain, grad_run_lanes_from, PLAIN_LANES};
 pub use forward::{Prelu, PreluF16c};
 pub use tiles::prelu_grad;
 
