@@ -1,10 +1,11 @@
 //! Element types the kernels are generic over.
 //!
 //! [`ReluElement`] is everything `relu` accepts (floats, signed and unsigned integers, bool).
-//! [`Float`] is the float subset every other kernel accepts: `f16` (computed in `f32`), `f32`, `f64`.
+//! [`Float`] is the float subset every other kernel accepts: `f16` and `bf16` (computed in `f32`),
+//! `f32`, `f64`.
 
 use crate::simd::F16c;
-use half::f16;
+use half::{bf16, f16};
 
 /// An element `relu` can rectify: it has a zero, an order, and (for floats) NaN.
 pub trait ReluElement: Copy + PartialOrd + Send + Sync + 'static {
@@ -28,7 +29,7 @@ pub trait ReluElement: Copy + PartialOrd + Send + Sync + 'static {
     }
 }
 
-/// A floating-point element. Arithmetic on `f16` is done in `f32` and rounded once.
+/// A floating-point element. Arithmetic on `f16` and `bf16` is done in `f32` and rounded once.
 pub trait Float: ReluElement {
     /// `true` for f64: its transcendental kernels need every bit of the f64 evaluation, so they
     /// use libm's (scalar) exp/log1p; narrower types use the vectorizable ones in [`crate::math`].
@@ -182,6 +183,22 @@ pub fn f32_to_f16(f: f32) -> u16 {
     (h | (sign >> 16)) as u16
 }
 
+/// `v` rounded to f32 toward zero, with the last bit set where that was inexact (round to odd):
+/// rounding this to a format with at least 2 fewer significant bits, to nearest, is one correct
+/// rounding of `v`. Branch-free (selects), so loops over it vectorize. NaN stays NaN.
+#[inline(always)]
+pub fn f32_round_to_odd(v: f64) -> f32 {
+    let near = v as f32;
+    let back = near as f64;
+    // the neighbour toward zero where rounding went away from it (never for NaN or exact)
+    let toward_zero = near.to_bits() - u32::from(back.abs() > v.abs());
+    f32::from_bits(if back == v || v.is_nan() {
+        near.to_bits()
+    } else {
+        toward_zero | 1
+    })
+}
+
 impl Float for f16 {
     const CANONICAL_NAN: Self = f16::from_bits(0x7e00);
     #[inline(always)]
@@ -200,19 +217,7 @@ impl Float for f16 {
         // Round to odd into f32, then to nearest into f16: f32's 13 extra bits make the pair one
         // correct rounding. (`half`'s f64 conversion goes through a nearest-rounded f32, or
         // truncates the low 32 bits, so it can round twice.)
-        let near = v as f32;
-        let odd = if near as f64 == v || v.is_nan() {
-            near
-        } else {
-            // inexact: take the neighbour toward zero, then set its last bit
-            let toward_zero = if (near as f64).abs() > v.abs() {
-                near.to_bits() - 1
-            } else {
-                near.to_bits()
-            };
-            f32::from_bits(toward_zero | 1)
-        };
-        f16::from_bits(f32_to_f16(odd))
+        f16::from_bits(f32_to_f16(f32_round_to_odd(v)))
     }
     #[inline(always)]
     fn mul(self, other: Self) -> Self {
@@ -220,6 +225,61 @@ impl Float for f16 {
         // so this is the correctly rounded f16 product.
         let p = f16_to_f32(self.to_bits()) * f16_to_f32(other.to_bits());
         f16::from_bits(f32_to_f16(p.canonical()))
+    }
+}
+
+impl ReluElement for bf16 {
+    const ZERO: Self = bf16::ZERO;
+    #[inline(always)]
+    fn is_nan(self) -> bool {
+        self.to_bits() & 0x7fff > 0x7f80
+    }
+}
+
+/// bf16 → f32, exactly: bf16 is f32's upper half, so a shift (NaN payloads and signalling bits
+/// kept).
+#[inline(always)]
+pub fn bf16_to_f32(b: u16) -> f32 {
+    f32::from_bits(u32::from(b) << 16)
+}
+
+/// f32 → bf16, round to nearest even, in integer arithmetic (so loops vectorize): add half an
+/// ULP less one plus the kept part's last bit, drop the low 16 bits. Overflow carries into the
+/// exponent and gives ±inf; subnormals round like normals. NaN → the same NaN's upper half,
+/// quiet.
+#[inline(always)]
+pub fn f32_to_bf16(f: f32) -> u16 {
+    let bits = f.to_bits();
+    let rounded = bits.wrapping_add(0x7fff + ((bits >> 16) & 1)) >> 16;
+    let quiet_nan = (bits >> 16) | 0x40;
+    (if bits & 0x7fff_ffff > 0x7f80_0000 {
+        quiet_nan
+    } else {
+        rounded
+    }) as u16
+}
+
+impl Float for bf16 {
+    const CANONICAL_NAN: Self = bf16::from_bits(0x7fc0);
+    #[inline(always)]
+    fn to_f64(self) -> f64 {
+        bf16_to_f32(self.to_bits()) as f64
+    }
+    #[inline(always)]
+    fn from_f64(v: f64) -> Self {
+        // through f32, as for f16: within 1 bf16-ULP of an f64 approximation
+        bf16::from_bits(f32_to_bf16(v as f32))
+    }
+    #[inline]
+    fn round_from_f64(v: f64) -> Self {
+        // round to odd into f32 (16 bits more than bf16), then once to nearest
+        bf16::from_bits(f32_to_bf16(f32_round_to_odd(v)))
+    }
+    #[inline(always)]
+    fn mul(self, other: Self) -> Self {
+        // 8 + 8 significant bits: the f32 product is exact, so this rounds once
+        let p = bf16_to_f32(self.to_bits()) * bf16_to_f32(other.to_bits());
+        bf16::from_bits(f32_to_bf16(p.canonical()))
     }
 }
 
@@ -371,9 +431,81 @@ mod tests {
     }
 
     #[test]
+    fn bf16_conversions_match_half_on_every_value_and_midpoint() {
+        for bits in 0..=u16::MAX {
+            let ours = bf16_to_f32(bits);
+            // the bits exactly (half quiets a signalling NaN; ours is kept as it was)
+            assert_eq!(ours.to_bits(), u32::from(bits) << 16, "{bits:#x}");
+            let theirs = bf16::from_bits(bits).to_f32();
+            assert!(
+                ours == theirs || (ours.is_nan() && theirs.is_nan()),
+                "{bits:#x}"
+            );
+            // round trip keeps every non-NaN value, and quiets NaNs keeping their payload
+            let back = f32_to_bf16(ours);
+            if ReluElement::is_nan(bf16::from_bits(bits)) {
+                assert_eq!(back, bits | 0x40, "{bits:#x}");
+            } else {
+                assert_eq!(back, bits, "{bits:#x}");
+            }
+        }
+        // every f32 in a dense stride: half's round-to-nearest-even (its NaNs aside)
+        for bits in (0..=u32::MAX).step_by(997) {
+            let f = f32::from_bits(bits);
+            if !f.is_nan() {
+                assert_eq!(f32_to_bf16(f), bf16::from_f32(f).to_bits(), "{bits:#x}");
+            }
+        }
+        // ties: to even, in both directions, and to infinity past the largest finite value
+        assert_eq!(f32_to_bf16(f32::from_bits(0x3f80_8000)), 0x3f80);
+        assert_eq!(f32_to_bf16(f32::from_bits(0x3f81_8000)), 0x3f82);
+        assert_eq!(f32_to_bf16(f32::from_bits(0x3f80_8001)), 0x3f81);
+        assert_eq!(f32_to_bf16(f32::from_bits(0x7f7f_7fff)), 0x7f7f);
+        assert_eq!(f32_to_bf16(f32::from_bits(0x7f7f_8000)), 0x7f80);
+        assert_eq!(f32_to_bf16(f32::MAX), 0x7f80);
+        assert_eq!(f32_to_bf16(-f32::MAX), 0xff80);
+    }
+
+    #[test]
+    fn bf16_round_from_f64_rounds_once() {
+        let max = bf16::MAX.to_f64();
+        for h in (0..0x7f7fu16).step_by(3) {
+            let (lo, hi) = (bf16::from_bits(h).to_f64(), bf16::from_bits(h + 1).to_f64());
+            let mid = (lo + hi) / 2.0;
+            let even = if h % 2 == 0 { h } else { h + 1 };
+            for (v, want) in [(mid.next_down(), h), (mid, even), (mid.next_up(), h + 1)] {
+                assert_eq!(bf16::round_from_f64(v).to_bits(), want, "{v:e}");
+                assert_eq!(bf16::round_from_f64(-v).to_bits(), want | 0x8000, "{v:e}");
+            }
+        }
+        let overflow = max + 2f64.powi(119); // max plus half an ULP: a tie, away from odd max
+        assert_eq!(bf16::round_from_f64(overflow.next_down()), bf16::MAX);
+        assert_eq!(bf16::round_from_f64(overflow), bf16::INFINITY);
+        assert_eq!(bf16::round_from_f64(1e300), bf16::INFINITY);
+        assert_eq!(bf16::round_from_f64(-1e-300).to_bits(), 0x8000);
+        assert!(ReluElement::is_nan(bf16::round_from_f64(f64::NAN)));
+    }
+
+    #[test]
+    fn bf16_mul_is_correctly_rounded() {
+        for (a, b) in [(0.1f32, 3.0f32), (1.0078125, 1.0078125), (-3.0e38, 2.0)] {
+            let (a, b) = (bf16::from_f32(a), bf16::from_f32(b));
+            let exact = a.to_f64() * b.to_f64();
+            assert_eq!(a.mul(b), bf16::round_from_f64(exact));
+        }
+        assert_eq!(
+            bf16::INFINITY.mul(bf16::ZERO).to_bits(),
+            bf16::CANONICAL_NAN.to_bits()
+        );
+    }
+
+    #[test]
     fn nan_detection() {
         assert!(ReluElement::is_nan(f32::NAN));
         assert!(ReluElement::is_nan(f16::NAN));
+        assert!(ReluElement::is_nan(bf16::NAN));
+        assert!(ReluElement::is_nan(bf16::from_bits(0xff81)));
+        assert!(!ReluElement::is_nan(bf16::INFINITY));
         assert!(!ReluElement::is_nan(-1i32));
         assert!(!ReluElement::is_nan(0.0f64));
     }

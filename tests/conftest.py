@@ -18,6 +18,15 @@ import relu_rs
 from relu_rs import nn
 
 FLOAT_DTYPES = [np.float16, np.float32, np.float64]
+# ml_dtypes.bfloat16 where ml_dtypes is installed (an optional extra): the cross-cutting suites
+# whose checks compare relu_rs with itself (paths, threads, overlap, NaN bits, FP environment) add
+# it to their dtypes; tests/test_bfloat16.py has its references.
+try:
+    import ml_dtypes
+
+    BFLOAT16: list[Any] = [ml_dtypes.bfloat16]
+except ImportError:  # pragma: no cover - the optional extra
+    BFLOAT16 = []
 INT_DTYPES = [np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64]
 
 # Sizes around the kernels' internal boundaries, each with odd tails: short vector tails, the
@@ -30,9 +39,14 @@ BOUNDARY_SIZES = [1, 2, 7, 31, 63, 65, 255, 257, 513, 2_700, 4097, 8193, 2**15 +
                   2**17 + 1, 2**18 + 1, 2**19 + 33]  # fmt: skip
 
 
+def finfo(dtype: Any) -> Any:
+    """``np.finfo``, which knows no bfloat16 (``ml_dtypes.finfo`` does)."""
+    return ml_dtypes.finfo(dtype) if dtype in BFLOAT16 else np.finfo(dtype)
+
+
 def special_values(dtype: Any) -> np.ndarray:
     """NaN, ±inf, ±0, ±max, ±tiny, ±smallest subnormal, a few ordinary values, then noise."""
-    fi = np.finfo(dtype)
+    fi = finfo(dtype)
     vals = [
         np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 3.0, -2.5,
         float(fi.max), -float(fi.max), float(fi.tiny), -float(fi.tiny),

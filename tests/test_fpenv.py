@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import relu_rs
-from conftest import OPS, special_values
+from conftest import BFLOAT16, OPS, finfo, special_values
 
 _X86_64_LINUX = sys.platform == "linux" and platform.machine() in ("x86_64", "AMD64")
 _LIBM = ctypes.util.find_library("m") if _X86_64_LINUX else None
@@ -48,7 +48,7 @@ def flushing_env() -> Iterator[Callable[[], None]]:
 def _inputs(dtype: type, n: int) -> tuple[np.ndarray, ...]:
     """Subnormal-heavy x and grad (plus the special values), a per-channel alpha, and x - 60
     (softplus of it has subnormal results). Computed before the environment changes."""
-    fi = np.finfo(dtype)
+    fi = finfo(dtype)
     rng = np.random.default_rng(n)
     tiny = float(fi.tiny)
     scale = rng.choice([tiny / 4, tiny, 1.0, 30.0], size=n)
@@ -78,7 +78,7 @@ def _results(
     ]
 
 
-@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, *BFLOAT16])
 @pytest.mark.parametrize("n", [4, 1000, 400_000])  # serial scalar tail, serial SIMD, the pool
 def test_results_ignore_flush_to_zero_and_rounding_mode(
     dtype: type, n: int, flushing_env: Callable[[], None]

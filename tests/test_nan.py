@@ -4,15 +4,22 @@ no payload. So every SIMD path, in place or not, gives the same bits (tests/test
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
 import relu_rs
+from conftest import BFLOAT16
 
-CANONICAL = {np.float16: 0x7E00, np.float32: 0x7FC00000, np.float64: 0x7FF8000000000000}
-UINT = {np.float16: np.uint16, np.float32: np.uint32, np.float64: np.uint64}
-PAYLOAD_NAN = {np.float16: 0xFE55, np.float32: 0xFFC12345, np.float64: 0xFFF8000000012345}
-DTYPES = [np.float16, np.float32, np.float64]
+CANONICAL: dict[Any, int] = {np.float16: 0x7E00, np.float32: 0x7FC00000,
+                             np.float64: 0x7FF8000000000000}  # fmt: skip
+UINT: dict[Any, Any] = {np.float16: np.uint16, np.float32: np.uint32, np.float64: np.uint64}
+PAYLOAD_NAN: dict[Any, int] = {np.float16: 0xFE55, np.float32: 0xFFC12345,
+                               np.float64: 0xFFF8000000012345}  # fmt: skip
+for _bf16 in BFLOAT16:
+    CANONICAL[_bf16], UINT[_bf16], PAYLOAD_NAN[_bf16] = 0x7FC0, np.uint16, 0xFFD5
+DTYPES = [np.float16, np.float32, np.float64, *BFLOAT16]
 
 
 def _bits(a: np.ndarray) -> list[int]:

@@ -9,9 +9,9 @@ import pytest
 from numpy.lib.stride_tricks import as_strided
 
 import relu_rs
-from conftest import OPS, Op, op_inputs
+from conftest import BFLOAT16, OPS, Op, op_inputs
 
-DTYPES = [np.float16, np.float32, np.float64]
+DTYPES = [np.float16, np.float32, np.float64, *BFLOAT16]
 SIZES = [1000, 1 << 20]  # serial, and parallel (chunks race if overlap is missed)
 
 

@@ -28,8 +28,15 @@ NAN_BITS = {np.float16: (np.uint16, [0x7E01, 0xFE55, 0x7C01, 0xFC02]),
             np.float32: (np.uint32, [0x7FC00001, 0xFFC12345, 0x7F800001, 0xFF800002]),
             np.float64: (np.uint64, [0x7FF8000000000001, 0xFFF8000000012345,
                                      0x7FF0000000000001, 0xFFF0000000000002])}
+DTYPES = [np.float16, np.float32, np.float64]
+try:
+    import ml_dtypes
+    NAN_BITS[ml_dtypes.bfloat16] = (np.uint16, [0x7FC1, 0xFFD5, 0x7F81, 0xFF82])
+    DTYPES.append(ml_dtypes.bfloat16)
+except ImportError:
+    pass
 out = []
-for dt in (np.float16, np.float32, np.float64):
+for dt in DTYPES:
     utype, nan_bits = NAN_BITS[dt]
     nans = np.array(nan_bits, dtype=utype).view(dt)
     with np.errstate(over="ignore"):

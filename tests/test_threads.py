@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import relu_rs
-from conftest import OPS
+from conftest import BFLOAT16, OPS
 
 THREAD_COUNTS = [1, 2, 3, 4, 7]
 
@@ -62,7 +62,7 @@ def _shared_inputs() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return x, g, alpha
 
 
-@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, *BFLOAT16])
 def test_results_identical_for_every_thread_count(dtype: type) -> None:
     rng = np.random.default_rng(0)
     x = rng.standard_normal((8, 16, 64, 41)).astype(dtype)  # 336K: every op takes the pool

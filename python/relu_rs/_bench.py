@@ -210,6 +210,39 @@ def _dtype_cases(dtype: Any, size: str, n: int, torch: Any) -> list[Case]:
     ]
 
 
+def _bfloat16_cases(size: str, n: int, torch: Any) -> list[Case]:
+    """relu, leaky_relu and softplus on ``ml_dtypes.bfloat16`` arrays, against PyTorch's bfloat16
+    on the same memory; none without ml_dtypes."""
+    try:
+        import ml_dtypes
+    except ImportError:
+        return []
+    x = _data(n, ml_dtypes.bfloat16)
+    o = np.empty_like(x)
+    relu_peers: dict[str, Fn] = {}
+    leaky_peers: dict[str, Fn] = {}
+    softplus_peers: dict[str, Fn] = {}
+    if torch:
+        # torch.from_numpy has no bfloat16: the same bytes as int16, viewed as bfloat16
+        tx, to = (torch.from_numpy(a.view(np.int16)).view(torch.bfloat16) for a in (x, o))
+        relu_peers["torch"] = lambda: torch.clamp_min(tx, 0, out=to)
+        leaky_peers["torch"] = lambda: torch._C._nn.leaky_relu(tx, 0.01, out=to)
+        softplus_peers["torch"] = lambda: torch._C._nn.softplus(tx, 1, 20, out=to)
+    nbytes = 2 * x.nbytes
+    return [
+        Case("relu out=", "bfloat16", size, nbytes, lambda: F.relu(x, out=o), relu_peers),
+        Case(
+            "leaky_relu out=",
+            "bfloat16",
+            size,
+            nbytes,
+            lambda: F.leaky_relu(x, 0.01, out=o),
+            leaky_peers,
+        ),
+        Case("softplus", "bfloat16", size, nbytes, lambda: F.softplus(x, out=o), softplus_peers),
+    ]
+
+
 def _prelu_cases(
     label: str,
     shape: tuple[int, ...],
@@ -399,8 +432,8 @@ def _mlp_cases() -> list[Case]:
 
 
 def build_cases(quick: bool) -> list[Case]:
-    """The comparison: small-call cost, float32 elementwise ops by size, float64/float16 rows,
-    PReLU shapes, the MLP step."""
+    """The comparison: small-call cost, float32 elementwise ops by size, float64, float16 and
+    bfloat16 rows, PReLU shapes, the MLP step."""
     torch = _torch()
     cases = _call_cost_cases(torch)
     sizes = {"256K": 256 * K, "1M": M}
@@ -412,6 +445,7 @@ def build_cases(quick: bool) -> list[Case]:
     cases += [c for size, n in q_sizes.items() for c in _quantized_cases(size, n, torch, copier)]
     n, label = (M, "1M") if quick else (4 * M, "4M")
     cases += [c for dt in (np.float64, np.float16) for c in _dtype_cases(dt, label, n, torch)]
+    cases += _bfloat16_cases(label, n, torch)
     # prelu forward on (N, 64) at the elementwise sizes
     for size, n in sizes.items():
         cases += _prelu_cases(f"{size} NC {n // 64}x64", (n // 64, 64), torch, backward=False)

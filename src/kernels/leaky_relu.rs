@@ -4,13 +4,13 @@ use super::elementwise::{map_unary, BinaryOp, ChunkOp, UnaryOp};
 use super::relu::Relu;
 use crate::element::Float;
 use crate::simd::F16c;
-use half::f16;
+use half::{bf16, f16};
 
 /// An α that can scale elements of type `T`: α·v rounded once to `T`.
 ///
-/// Every float type scales itself ([`Float::mul`]); f16 data also takes an f32 α (a scalar α is
-/// kept at the compute precision, as PyTorch's opmath does, rather than rounded to f16 first),
-/// and that product is formed exactly in f64 and rounded once to f16.
+/// Every float type scales itself ([`Float::mul`]); f16 and bf16 data also take an f32 α (a
+/// scalar α is kept at the compute precision, as PyTorch's opmath does, rather than rounded to
+/// the half type first), and that product is formed exactly in f64 and rounded once.
 pub trait Scale<T>: Copy + Send + Sync {
     fn scale(self, v: T) -> T;
     fn is_zero(self) -> bool;
@@ -32,6 +32,43 @@ impl Scale<f16> for f32 {
     fn scale(self, v: f16) -> f16 {
         // 11 × 24 significant bits: exact in f64
         f16::round_from_f64(v.to_f64() * self as f64).canonical()
+    }
+    #[inline(always)]
+    fn is_zero(self) -> bool {
+        self == 0.0
+    }
+}
+
+/// α·v in f32 (one multiplication), then once to bf16. The f32 product rounds the exact one
+/// (8 × 24 significant bits) a second time only where it lands on a bf16 midpoint, so there the
+/// sign of the exact remainder (FMA) decides: the product is moved one f32 step toward the exact
+/// value before rounding. Below 2⁻¹⁰⁰ the remainder is taken at scale 2⁶⁴, where it is exact
+/// (a midpoint is at least 2⁻¹³⁴; its exact product at scale is normal). Correctly rounded, as
+/// the f64 product rounded once, at f32 speed (FMA in every SIMD path; libm's fmaf on the
+/// scalar one).
+impl Scale<bf16> for f32 {
+    #[inline(always)]
+    fn scale(self, v: bf16) -> bf16 {
+        const TINY: f32 = 7.888_609e-31; // 2^-100
+        const UP: f32 = 18_446_744_073_709_551_616.0; // 2^64
+        let x = crate::element::bf16_to_f32(v.to_bits());
+        let p = x * self;
+        let k = if p.abs() < TINY { UP } else { 1.0 };
+        let rem = x.mul_add(self * k, -(p * k)); // exact: x·α·k − p·k
+        let bits = p.to_bits();
+        let on_midpoint = bits & 0xffff == 0x8000 && rem != 0.0;
+        // toward the exact value: +1 step in magnitude where the remainder has p's sign
+        let step = if (rem > 0.0) == (p > 0.0) {
+            1
+        } else {
+            u32::MAX
+        };
+        let nudged = if on_midpoint {
+            bits.wrapping_add(step)
+        } else {
+            bits
+        };
+        bf16::from_bits(crate::element::f32_to_bf16(f32::from_bits(nudged))).canonical()
     }
     #[inline(always)]
     fn is_zero(self) -> bool {
@@ -197,6 +234,46 @@ impl ChunkOp<f16> for LeakyReluGradF16c<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// bf16 data with an f32 α: the f32-with-remainder product gives the f64 product rounded
+    /// once (round_from_f64: round to odd, then nearest; tested in element.rs), for every bf16
+    /// and α that put many products on bf16 midpoints, subnormal and huge ones included.
+    #[test]
+    fn bf16_scale_is_the_once_rounded_exact_product() {
+        let mut alphas = vec![
+            0.7f32,
+            1.0 / 3.0,
+            0.1,
+            -0.3,
+            0.01,
+            1.5,
+            f32::MIN_POSITIVE,
+            1.0e-40,
+            3.0e-39,
+            2.0f32.powi(-100) * 1.2345,
+            1.0e30,
+            f32::MAX,
+            -f32::MAX,
+        ];
+        let mut state = 0x2545_f491_u32;
+        for _ in 0..24 {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            alphas.push(f32::from_bits(state & 0xbfff_ffff)); // any finite sign and exponent
+        }
+        for &alpha in &alphas {
+            for b in 0..=u16::MAX {
+                let v = bf16::from_bits(b);
+                if crate::element::ReluElement::is_nan(v) {
+                    continue;
+                }
+                let want = bf16::round_from_f64(v.to_f64() * alpha as f64).canonical();
+                let got = alpha.scale(v);
+                assert_eq!(got.to_bits(), want.to_bits(), "{b:#x} * {alpha:e}");
+            }
+        }
+    }
 
     /// The one-pass F16C kernel gives the generic f16 kernel's bits for every f16 input (NaN
     /// payloads, signalling NaNs and -0 included), for α that round, underflow, flip signs or

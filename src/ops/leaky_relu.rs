@@ -7,8 +7,8 @@ use crate::parallel::for_each_chunk;
 use crate::simd::F16c;
 use half::f16;
 
-/// x if x > 0 else α·x; α is rounded once to the element type, or to f32 for f16 data (PyTorch's
-/// opmath), and α·x is rounded once from the exact product.
+/// x if x > 0 else α·x; α is rounded once to the element type, or to f32 for f16 and bf16 data
+/// (PyTorch's opmath), and α·x is rounded once from the exact product.
 pub struct Forward {
     pub alpha: f64,
 }
@@ -18,6 +18,12 @@ impl Activation for Forward {
     fn run(&self, io: Slices<'_>) {
         match io {
             Slices::F16(io) => forward_f16(self.alpha, io),
+            Slices::BF16(io) => map_unary(
+                LeakyRelu {
+                    alpha: f32::round_from_f64(self.alpha),
+                },
+                io,
+            ),
             Slices::F32(io) => map_unary(
                 LeakyRelu {
                     alpha: f32::round_from_f64(self.alpha),
@@ -69,6 +75,12 @@ impl Activation for Backward {
                     map_binary(LeakyReluGrad { alpha }, io);
                 }
             }
+            Slices::BF16(io) => map_binary(
+                LeakyReluGrad {
+                    alpha: f32::round_from_f64(self.alpha),
+                },
+                io,
+            ),
             Slices::F32(io) => map_binary(
                 LeakyReluGrad {
                     alpha: f32::round_from_f64(self.alpha),

@@ -14,12 +14,14 @@ pub mod softplus;
 
 use crate::kernels::elementwise::{Binary, BinaryOp, Unary, UnaryOp};
 use crate::parallel::for_each_chunk;
-use half::f16;
+use half::{bf16, f16};
 
 /// An element type an array can hold, as the kernels see it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Dtype {
     F16,
+    /// bfloat16, as `ml_dtypes.bfloat16` (NumPy has no type of its own for it).
+    BF16,
     F32,
     F64,
     I8,
@@ -38,6 +40,7 @@ impl Dtype {
     pub fn name(self) -> &'static str {
         match self {
             Dtype::F16 => "float16",
+            Dtype::BF16 => "bfloat16",
             Dtype::F32 => "float32",
             Dtype::F64 => "float64",
             Dtype::I8 => "int8",
@@ -54,14 +57,14 @@ impl Dtype {
 
     /// Whether it is a floating-point type.
     pub fn is_float(self) -> bool {
-        matches!(self, Dtype::F16 | Dtype::F32 | Dtype::F64)
+        matches!(self, Dtype::F16 | Dtype::BF16 | Dtype::F32 | Dtype::F64)
     }
 
     /// Bytes per element.
     pub fn size(self) -> usize {
         match self {
             Dtype::I8 | Dtype::U8 | Dtype::Bool => 1,
-            Dtype::F16 | Dtype::I16 | Dtype::U16 => 2,
+            Dtype::F16 | Dtype::BF16 | Dtype::I16 | Dtype::U16 => 2,
             Dtype::F32 | Dtype::I32 | Dtype::U32 => 4,
             Dtype::F64 | Dtype::I64 | Dtype::U64 => 8,
         }
@@ -72,6 +75,8 @@ impl Dtype {
     pub fn overflow_threshold(self) -> f64 {
         match self {
             Dtype::F16 => 65504.0 + 16.0,
+            // (2 − 2⁻⁷)·2¹²⁷ + 2¹¹⁹
+            Dtype::BF16 => 2f64.powi(128) - 2f64.powi(119),
             Dtype::F32 => f32::MAX as f64 + 2f64.powi(103),
             _ => f64::INFINITY,
         }
@@ -99,6 +104,7 @@ pub struct Io<'a, T> {
 /// [`Io`] for the element type of the call.
 pub enum Slices<'a> {
     F16(Io<'a, f16>),
+    BF16(Io<'a, bf16>),
     F32(Io<'a, f32>),
     F64(Io<'a, f64>),
     I8(Io<'a, i8>),
@@ -154,10 +160,11 @@ pub(crate) fn map_unary<T: Copy + Send + Sync, O: UnaryOp<T>>(op: O, io: Io<'_, 
 /// `out = op(x)` for a float-only op with one kernel for every float dtype.
 pub(crate) fn map_unary_floats<O>(op: O, io: Slices<'_>)
 where
-    O: UnaryOp<f16> + UnaryOp<f32> + UnaryOp<f64>,
+    O: UnaryOp<f16> + UnaryOp<bf16> + UnaryOp<f32> + UnaryOp<f64>,
 {
     match io {
         Slices::F16(io) => map_unary(op, io),
+        Slices::BF16(io) => map_unary(op, io),
         Slices::F32(io) => map_unary(op, io),
         Slices::F64(io) => map_unary(op, io),
         _ => not_a_float(),
@@ -167,10 +174,11 @@ where
 /// `out = op(grad, x)` for a float-only op with one kernel for every float dtype.
 pub(crate) fn map_binary_floats<O>(op: O, io: Slices<'_>)
 where
-    O: BinaryOp<f16> + BinaryOp<f32> + BinaryOp<f64>,
+    O: BinaryOp<f16> + BinaryOp<bf16> + BinaryOp<f32> + BinaryOp<f64>,
 {
     match io {
         Slices::F16(io) => map_binary(op, io),
+        Slices::BF16(io) => map_binary(op, io),
         Slices::F32(io) => map_binary(op, io),
         Slices::F64(io) => map_binary(op, io),
         _ => not_a_float(),

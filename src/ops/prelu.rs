@@ -48,6 +48,7 @@ impl Activation for Forward {
                     None => self.generic(io),
                 }
             }
+            Slices::BF16(io) => self.generic(io),
             Slices::F32(io) => self.generic(io),
             Slices::F64(io) => self.generic(io),
             _ => not_a_float(),
@@ -90,6 +91,7 @@ impl Activation for Backward {
     fn run(&self, io: Slices<'_>) {
         match io {
             Slices::F16(io) => self.fused(io),
+            Slices::BF16(io) => self.fused(io),
             Slices::F32(io) => self.fused(io),
             Slices::F64(io) => self.fused(io),
             _ => not_a_float(),

@@ -4,7 +4,7 @@
 use super::{map_binary, map_unary, not_a_float, Activation, Arity, Io, Slices};
 use crate::element::{Float, ReluElement};
 use crate::kernels::relu::{ClippedRelu, ClippedReluGrad, Relu, ReluGrad};
-use half::f16;
+use half::{bf16, f16};
 
 /// relu's upper bound, checked: never NaN or negative; +∞ is no bound at all (`None`). Rounded
 /// once to a float x's dtype here (so the clipped result is the correctly rounded
@@ -35,7 +35,7 @@ macro_rules! float_bound {
         }
     )*};
 }
-float_bound!(f16, f32, f64);
+float_bound!(f16, bf16, f32, f64);
 
 /// An integer rounded once to the float type.
 trait FromInt {
@@ -58,6 +58,22 @@ impl FromInt for f16 {
     fn round_from_int(i: u128) -> f16 {
         // exact in f64 up to 2^53, and anything past f16's 65504 rounds to +∞ either way
         f16::round_from_f64(i as f64)
+    }
+}
+
+impl FromInt for bf16 {
+    fn round_from_int(i: u128) -> bf16 {
+        // Above 2^53 `as f64` would round to nearest (and bf16 then again): keep the top 53 bits
+        // rounded to odd instead (the lost bits as a sticky last bit), which round_from_f64's
+        // round-to-odd and single rounding to nearest carry through as one rounding.
+        let top = 127 - i.leading_zeros() as i32; // -1 for 0
+        if top <= 52 {
+            return bf16::round_from_f64(i as f64);
+        }
+        let shift = (top - 52) as u32;
+        let sticky = u128::from(i & ((1u128 << shift) - 1) != 0);
+        let odd = ((i >> shift) | sticky) as u64;
+        bf16::round_from_f64(odd as f64 * 2f64.powi(shift as i32))
     }
 }
 
@@ -96,6 +112,7 @@ impl Activation for Forward {
         let m = self.max_value;
         match io {
             Slices::F16(io) => forward(io, m),
+            Slices::BF16(io) => forward(io, m),
             Slices::F32(io) => forward(io, m),
             Slices::F64(io) => forward(io, m),
             Slices::I8(io) => forward(io, m),
@@ -128,6 +145,7 @@ impl Activation for Backward {
         let m = self.max_value;
         match io {
             Slices::F16(io) => backward(io, m),
+            Slices::BF16(io) => backward(io, m),
             Slices::F32(io) => backward(io, m),
             Slices::F64(io) => backward(io, m),
             _ => not_a_float(),
@@ -152,5 +170,19 @@ mod tests {
         );
         assert_eq!(u64::bound(MaxValue::Int(u128::MAX)), u64::MAX);
         assert_eq!(u16::bound(MaxValue::Float(1e300)), u16::MAX);
+        // bf16: an int just above a midpoint of two bf16 values, beyond f64's 53 bits, rounds
+        // up (through f64 it would land on the midpoint and tie to even, down)
+        let (lo, step) = (1u128 << 70, 1u128 << 63); // bf16 values 2^70 and 2^70 + 2^63
+        let above_mid = lo + step / 2 + 1;
+        assert_eq!(
+            bf16::bound(MaxValue::Int(above_mid)).to_f64(),
+            (lo + step) as f64
+        );
+        assert_eq!(
+            bf16::bound(MaxValue::Int(lo + step / 2)).to_f64(),
+            lo as f64
+        );
+        assert_eq!(bf16::bound(MaxValue::Int(u128::MAX)), bf16::INFINITY);
+        assert_eq!(bf16::bound(MaxValue::Int(6)).to_f64(), 6.0);
     }
 }

@@ -1,5 +1,5 @@
-//! softplus and its gradient. β = 1 runs in the element type's own precision (float16 in f32);
-//! other β in f64, rounded once.
+//! softplus and its gradient. β = 1 runs in the element type's own precision (float16 and
+//! bfloat16 in f32); other β in f64, rounded once.
 
 use super::{
     map_binary, map_binary_floats, map_unary, map_unary_floats, not_a_float, Activation, Arity,
@@ -37,6 +37,7 @@ impl Activation for Forward {
                 for_each_chunk(io.out, &work)
             }
             Slices::F16(io) => map_unary(op, io),
+            Slices::BF16(io) => map_unary(op, io),
             Slices::F32(io) => map_unary(op, io),
             Slices::F64(io) => map_unary(op, io),
             _ => not_a_float(),
@@ -74,6 +75,7 @@ impl Activation for Backward {
                 for_each_chunk(io.out, &work)
             }
             Slices::F16(io) => map_binary(op, io),
+            Slices::BF16(io) => map_binary(op, io),
             Slices::F32(io) => map_binary(op, io),
             Slices::F64(io) => map_binary(op, io),
             _ => not_a_float(),

@@ -1,10 +1,10 @@
 //! Scalar arguments: extracted without failing, so each is checked (and its error raised) in the
 //! order the functions document, naming the argument.
 
-use super::array::{type_error, value_error};
+use super::array::{dtype_of, type_error, value_error};
 use crate::ops::relu::MaxValue;
 use crate::ops::Dtype;
-use numpy::{PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
+use numpy::{PyArrayDescr, PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::exceptions::PyOverflowError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -46,6 +46,15 @@ macro_rules! lenient_argument {
 lenient_argument!(Real);
 lenient_argument!(Index);
 
+/// A bfloat16 scalar or 0-d array (ml_dtypes' scalar type is not a `numbers.Real`).
+fn is_bfloat16_value(obj: &Bound<'_, PyAny>) -> bool {
+    obj.getattr(pyo3::intern!(obj.py(), "dtype"))
+        .ok()
+        .and_then(|d| d.cast_into::<PyArrayDescr>().ok())
+        .is_some_and(|d| dtype_of(&d) == Some(Dtype::BF16))
+        && obj.cast::<PyUntypedArray>().map_or(true, |a| a.ndim() == 0)
+}
+
 impl Real {
     fn classify(obj: &Bound<'_, PyAny>) -> PyResult<Real> {
         if let Ok(f) = obj.cast::<PyFloat>() {
@@ -57,7 +66,8 @@ impl Real {
             && (obj.is_instance(NUMBERS_REAL.import(py, "numbers", "Real")?)?
                 || obj.cast::<PyUntypedArray>().is_ok_and(|a| {
                     a.ndim() == 0 && matches!(a.dtype().kind(), b'f' | b'i' | b'u')
-                }));
+                })
+                || is_bfloat16_value(obj));
         if real {
             return match obj.extract::<f64>() {
                 Ok(v) => Ok(Real::Value(v)),

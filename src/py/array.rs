@@ -11,6 +11,7 @@ use numpy::{PyArrayDescr, PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMet
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
+use std::sync::atomic::{AtomicI32, Ordering};
 
 pub type Array<'py> = Bound<'py, PyUntypedArray>;
 
@@ -37,8 +38,42 @@ numpy_function!(np_copyto, "copyto");
 numpy_function!(np_empty_like, "empty_like");
 numpy_function!(np_errstate, "errstate");
 
+/// bfloat16's NumPy dtype, recorded the first time an array of it is seen: NumPy has no bfloat16,
+/// and ml_dtypes registers one at run time, so its type number is only known then (and relu_rs
+/// never imports ml_dtypes). Its native-order descr, for making arrays of it.
+static BF16_DESCR: PyOnceLock<Py<PyArrayDescr>> = PyOnceLock::new();
+/// The recorded bfloat16 type number (-1: none seen yet), read without the descr.
+static BF16_NUM: AtomicI32 = AtomicI32::new(-1);
+
+/// Whether `descr`, a user-registered dtype, is bfloat16: the first such dtype named
+/// `"bfloat16"` with 2-byte items (ml_dtypes' own) is recorded and recognised from then on by
+/// its type number alone.
+fn is_bfloat16(descr: &Bound<'_, PyArrayDescr>) -> bool {
+    let num = descr.num();
+    let known = BF16_NUM.load(Ordering::Relaxed);
+    if known != -1 {
+        return num == known;
+    }
+    let py = descr.py();
+    let named = descr
+        .getattr(pyo3::intern!(py, "name"))
+        .and_then(|n| n.extract::<String>())
+        .is_ok_and(|n| n == "bfloat16");
+    if !(named && descr.itemsize() == 2) {
+        return false;
+    }
+    // np.dtype(its scalar type): the native-order descr, whatever the byte order of this one
+    let Ok(native) = PyArrayDescr::new(py, descr.typeobj()) else {
+        return false;
+    };
+    let native = BF16_DESCR.get_or_init(py, || native.unbind());
+    BF16_NUM.store(native.bind(py).num(), Ordering::Relaxed);
+    num == native.bind(py).num()
+}
+
 /// The kernels' element type for a NumPy dtype (any byte order); `None` if they have none.
-/// Decided from the type number (a field read), not the item size (a call into NumPy).
+/// Decided from the type number (a field read), not the item size (a call into NumPy); a
+/// user-registered dtype from its name the first time ([`is_bfloat16`]).
 pub fn dtype_of(descr: &Bound<'_, PyArrayDescr>) -> Option<Dtype> {
     use std::os::raw::{c_int, c_long};
     const LONG_IS_64: bool = std::mem::size_of::<c_long>() == 8;
@@ -68,15 +103,22 @@ pub fn dtype_of(descr: &Bound<'_, PyArrayDescr>) -> Option<Dtype> {
         Dtype::U64
     } else if is(NPY_TYPES::NPY_BOOL) {
         Dtype::Bool
+    } else if num >= NPY_TYPES::NPY_USERDEF as c_int && is_bfloat16(descr) {
+        Dtype::BF16
     } else {
         return None;
     })
 }
 
-/// The native-byte-order NumPy dtype of `dtype`.
-pub fn descr(py: Python<'_>, dtype: Dtype) -> Bound<'_, PyArrayDescr> {
-    match dtype {
+/// The native-byte-order NumPy dtype of `dtype`. bfloat16's is the one recorded when its first
+/// array was seen ([`dtype_of`] is the only way to a `Dtype::BF16`); a TypeError if none was.
+pub fn descr(py: Python<'_>, dtype: Dtype) -> PyResult<Bound<'_, PyArrayDescr>> {
+    Ok(match dtype {
         Dtype::F16 => PyArrayDescr::of::<f16>(py),
+        Dtype::BF16 => match BF16_DESCR.get(py) {
+            Some(d) => d.bind(py).clone(),
+            None => return Err(type_error("no bfloat16 array has been seen")),
+        },
         Dtype::F32 => PyArrayDescr::of::<f32>(py),
         Dtype::F64 => PyArrayDescr::of::<f64>(py),
         Dtype::I8 => PyArrayDescr::of::<i8>(py),
@@ -88,7 +130,7 @@ pub fn descr(py: Python<'_>, dtype: Dtype) -> Bound<'_, PyArrayDescr> {
         Dtype::U32 => PyArrayDescr::of::<u32>(py),
         Dtype::U64 => PyArrayDescr::of::<u64>(py),
         Dtype::Bool => PyArrayDescr::of::<bool>(py),
-    }
+    })
 }
 
 /// Whether `a` holds `dtype` in native byte order, so the kernels can read it as is.
@@ -192,6 +234,7 @@ pub fn empty<'py>(
         Order::C => 0,
         Order::F => NPY_ARRAY_F_CONTIGUOUS,
     };
+    let descr = descr(py, dtype)?;
     // SAFETY: the NumPy C API with a valid type object, a new reference to a dtype (stolen by
     // the call), `dims.len()` dimensions, no strides or data (NumPy allocates); a null result is
     // a raised Python error. The elements are written in full before Python sees them (bool as
@@ -200,7 +243,7 @@ pub fn empty<'py>(
         let ptr = PY_ARRAY_API.PyArray_NewFromDescr(
             py,
             numpy::npyffi::get_type_object(py, NpyTypes::PyArray_Type),
-            descr(py, dtype).into_dtype_ptr(),
+            descr.into_dtype_ptr(),
             dims.len() as std::os::raw::c_int,
             dims.as_mut_ptr(),
             std::ptr::null_mut(),
@@ -224,7 +267,7 @@ pub fn empty_like<'py>(a: &Array<'py>, dtype: Dtype) -> PyResult<Array<'py>> {
             return empty(py, dtype, a.shape(), Order::F);
         }
     }
-    let made = np_empty_like(py)?.call1((a, descr(py, dtype)))?;
+    let made = np_empty_like(py)?.call1((a, descr(py, dtype)?))?;
     Ok(made.cast_into::<PyUntypedArray>()?)
 }
 
@@ -236,7 +279,7 @@ pub fn copy_in<'py>(a: &Array<'py>, dtype: Dtype, order: Order) -> PyResult<Arra
         Order::F => "F",
     };
     let kwargs = [
-        ("dtype", descr(py, dtype).into_any()),
+        ("dtype", descr(py, dtype)?.into_any()),
         ("order", order.into_pyobject(py)?.into_any()),
     ];
     let copied = np_array(py)?.call(

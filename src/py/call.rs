@@ -33,9 +33,10 @@ pub fn as_array<'py>(obj: &Bound<'py, PyAny>, name: &str) -> PyResult<Array<'py>
 fn compute_dtype(a: &Array<'_>, name: &str, keeps_ints: bool) -> PyResult<Dtype> {
     let d = a.dtype();
     match (d.kind(), dtype_of(&d)) {
+        (_, Some(Dtype::BF16)) => Ok(Dtype::BF16), // kind 'V': a user-registered dtype
         (b'f', Some(dtype)) => Ok(dtype),
         (b'f', None) => Err(type_error(format!(
-            "{name} has dtype {d}; relu_rs supports float16, float32 and float64 \
+            "{name} has dtype {d}; relu_rs supports float16, bfloat16, float32 and float64 \
              (cast long double to float64 first)"
         ))),
         (b'i' | b'u' | b'b', Some(dtype)) => Ok(if keeps_ints { dtype } else { Dtype::F64 }),
@@ -57,7 +58,7 @@ fn input<'py>(
         return Ok((a, dtype));
     }
     let py = a.py();
-    let cast = a.call_method1("astype", (descr(py, dtype),))?;
+    let cast = a.call_method1("astype", (descr(py, dtype)?,))?;
     Ok((cast.cast_into::<PyUntypedArray>()?, dtype))
 }
 
@@ -343,6 +344,7 @@ impl RawIo {
         unsafe {
             match self.dtype {
                 Dtype::F16 => Slices::F16(self.io()),
+                Dtype::BF16 => Slices::BF16(self.io()),
                 Dtype::F32 => Slices::F32(self.io()),
                 Dtype::F64 => Slices::F64(self.io()),
                 Dtype::I8 => Slices::I8(self.io()),

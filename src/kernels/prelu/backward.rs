@@ -201,6 +201,8 @@ pub trait PreluGradElement: Float {
 
 impl PreluGradElement for f32 {}
 impl PreluGradElement for f64 {}
+/// bf16 ↔ f32 is a shift, so the generic fused loops vectorize as they are.
+impl PreluGradElement for half::bf16 {}
 
 impl PreluGradElement for f16 {
     #[inline(always)]
