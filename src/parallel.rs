@@ -354,7 +354,7 @@ fn helper(helpers: &Helpers, first: &Job) {
             continue;
         }
         spins = spins.wrapping_add(1);
-        if spins % 64 != 0 {
+        if !spins.is_multiple_of(64) {
             std::hint::spin_loop();
             continue;
         }

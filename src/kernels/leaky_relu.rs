@@ -189,10 +189,16 @@ impl ChunkOp<f16> for LeakyReluF16c<'_> {
         }
         let _proof = self.cpu;
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: the token proves the CPU has F16C, AVX2 and FMA.
-        unsafe {
-            crate::simd::x86::f16c::leaky_relu::leaky_relu_f16c(x, out, self.alpha)
-        };
+        if self.cpu.avx512() {
+            // SAFETY: the token proves F16C, and `avx512()` that the path in use is AVX-512,
+            // whose check covers F, BW, VL and FMA.
+            unsafe {
+                crate::simd::x86::f16c::leaky_relu::leaky_relu_f16_avx512(x, out, self.alpha)
+            };
+        } else {
+            // SAFETY: the token proves the CPU has F16C, AVX2 and FMA.
+            unsafe { crate::simd::x86::f16c::leaky_relu::leaky_relu_f16c(x, out, self.alpha) };
+        }
     }
 }
 
@@ -222,10 +228,20 @@ impl ChunkOp<f16> for LeakyReluGradF16c<'_> {
         let x = self.x.map(|x| &x[start..start + n]);
         let _proof = self.cpu;
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: the token proves the CPU has F16C and AVX2.
-        unsafe {
-            crate::simd::x86::f16c::leaky_relu::leaky_relu_grad_f16c(grad, x, out, self.alpha)
-        };
+        if self.cpu.avx512() {
+            // SAFETY: the token proves F16C, and `avx512()` that the path in use is AVX-512,
+            // whose check covers F, BW, VL and FMA.
+            unsafe {
+                crate::simd::x86::f16c::leaky_relu::leaky_relu_grad_f16_avx512(
+                    grad, x, out, self.alpha,
+                )
+            };
+        } else {
+            // SAFETY: the token proves the CPU has F16C, AVX2 and FMA.
+            unsafe {
+                crate::simd::x86::f16c::leaky_relu::leaky_relu_grad_f16c(grad, x, out, self.alpha)
+            };
+        }
         #[cfg(not(target_arch = "x86_64"))]
         super::elementwise::map_binary(&LeakyReluGrad { alpha: self.alpha }, grad, x, out);
     }

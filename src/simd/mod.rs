@@ -107,6 +107,13 @@ impl F16c {
     pub fn detect() -> Option<F16c> {
         matches!(isa(), Isa::Avx2 | Isa::Avx512).then_some(F16c { _proof: () })
     }
+
+    /// Whether the path in use is AVX-512 (F, BW, DQ, VL, with F16C and FMA: what
+    /// [`Isa::Avx512`]'s check covers), so a float16 kernel may use 512-bit vectors and masks.
+    #[cfg(target_arch = "x86_64")]
+    pub fn avx512(self) -> bool {
+        isa() == Isa::Avx512
+    }
 }
 
 /// Proof that the kernels may use AVX-512 VBMI (with F and BW): the path in use is AVX-512 and

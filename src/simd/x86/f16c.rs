@@ -153,6 +153,124 @@ pub mod leaky_relu {
         }
     }
 
+    /// [`leaky_relu_grad_f16c`] with 512-bit vectors, 16 elements a step: α·grad rounded to odd
+    /// as in [`leaky_relu_f16_avx512`], the selects by masks.
+    ///
+    /// # Safety
+    /// The CPU has AVX-512 F, BW and VL, FMA and F16C; `grad` and `x`, when given, have
+    /// `out.len()` elements.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]
+    pub unsafe fn leaky_relu_grad_f16_avx512(
+        grad: Option<&[f16]>,
+        x: Option<&[f16]>,
+        out: &mut [f16],
+        alpha: f32,
+    ) {
+        use std::arch::x86_64::{
+            __m256i, _mm256_and_si256, _mm256_cmpgt_epi16_mask, _mm256_loadu_si256,
+            _mm256_mask_blend_epi16, _mm256_set1_epi16, _mm256_setzero_si256, _mm256_storeu_si256,
+            _mm512_castps_si512, _mm512_castsi512_ps, _mm512_cmp_ps_mask, _mm512_cvtph_ps,
+            _mm512_cvtps_ph, _mm512_fmsub_ps, _mm512_mask_or_epi32, _mm512_mul_round_ps,
+            _mm512_set1_epi32, _mm512_set1_ps, _mm512_setzero_ps, _MM_FROUND_NO_EXC,
+            _MM_FROUND_TO_ZERO,
+        };
+        let n = out.len();
+        let dst = out.as_mut_ptr();
+        let gp = grad.map_or(dst.cast_const(), <[f16]>::as_ptr);
+        let xp = x.map_or(dst.cast_const(), <[f16]>::as_ptr);
+        let a = _mm512_set1_ps(alpha);
+        let alpha_is_zero = alpha == 0.0;
+        let (zero, one) = (_mm512_setzero_ps(), _mm512_set1_epi32(1));
+        let (magnitude, infinity) = (_mm256_set1_epi16(0x7fff), _mm256_set1_epi16(0x7c00));
+        let canonical_nan = _mm256_set1_epi16(0x7e00);
+        let full = n / 16 * 16;
+        for i in (0..full).step_by(16) {
+            // SAFETY: i + 16 <= n elements of every array; each group is read before it is
+            // written, so in place works.
+            unsafe {
+                let gh = _mm256_loadu_si256(gp.add(i).cast::<__m256i>());
+                let xh = _mm256_loadu_si256(xp.add(i).cast::<__m256i>());
+                let scaled = if alpha_is_zero {
+                    _mm256_setzero_si256()
+                } else {
+                    let v = _mm512_cvtph_ps(gh);
+                    // α·grad is finite for finite grad (|α·grad| < 2^33); ∞ and NaN grads give
+                    // an ∞ or NaN product whose error is NaN: not marked inexact
+                    let p = _mm512_mul_round_ps::<{ _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC }>(v, a);
+                    let err = _mm512_fmsub_ps(v, a, p);
+                    let inexact = _mm512_cmp_ps_mask::<_CMP_NEQ_OQ>(err, zero);
+                    let bits = _mm512_castps_si512(p);
+                    let odd = _mm512_mask_or_epi32(bits, inexact, bits, one);
+                    let h = _mm512_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(_mm512_castsi512_ps(odd));
+                    let nan = _mm256_cmpgt_epi16_mask(_mm256_and_si256(h, magnitude), infinity);
+                    _mm256_mask_blend_epi16(nan, h, canonical_nan)
+                };
+                // as in `select`: x > 0 as i16 (+inf and positive NaNs too), NaN x last
+                let positive = _mm256_cmpgt_epi16_mask(xh, _mm256_setzero_si256());
+                let nan_x = _mm256_cmpgt_epi16_mask(_mm256_and_si256(xh, magnitude), infinity);
+                let r = _mm256_mask_blend_epi16(positive, scaled, gh);
+                _mm256_storeu_si256(
+                    dst.add(i).cast::<__m256i>(),
+                    _mm256_mask_blend_epi16(nan_x, r, xh),
+                );
+            }
+        }
+        for i in full..n {
+            // SAFETY: i < n, as above.
+            unsafe { *dst.add(i) = leaky_relu_grad_scalar(*gp.add(i), *xp.add(i), alpha) };
+        }
+    }
+
+    /// [`leaky_relu_f16c`] with 512-bit vectors, 16 elements a step: α·x rounded toward zero
+    /// (embedded rounding) with its last bit set where the FMA error says it was inexact is the
+    /// product rounded to odd in four instructions, and masks do the selects.
+    ///
+    /// # Safety
+    /// The CPU has AVX-512 F, BW and VL, FMA and F16C; `x`, when given, has `out.len()`
+    /// elements.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]
+    pub unsafe fn leaky_relu_f16_avx512(x: Option<&[f16]>, out: &mut [f16], alpha: f32) {
+        use std::arch::x86_64::{
+            __m256i, _mm256_cmpgt_epi16_mask, _mm256_loadu_si256, _mm256_mask_blend_epi16,
+            _mm256_set1_epi16, _mm256_storeu_si256, _mm512_add_ps, _mm512_castps_si512,
+            _mm512_castsi512_ps, _mm512_cmp_ps_mask, _mm512_cvtph_ps, _mm512_cvtps_ph,
+            _mm512_fmsub_ps, _mm512_mask_or_epi32, _mm512_mul_round_ps, _mm512_set1_epi32,
+            _mm512_set1_ps, _mm512_setzero_ps, _MM_FROUND_NO_EXC, _MM_FROUND_TO_ZERO,
+        };
+        let n = out.len();
+        let dst = out.as_mut_ptr();
+        let src = x.map_or(dst.cast_const(), <[f16]>::as_ptr);
+        let a = _mm512_set1_ps(alpha);
+        let zero = _mm512_setzero_ps();
+        let one = _mm512_set1_epi32(1);
+        let negative_infinity = _mm256_set1_epi16(0xfc00u16 as i16); // as in leaky_relu_f16c
+        let full = n / 16 * 16;
+        for i in (0..full).step_by(16) {
+            // SAFETY: i + 16 <= n elements of `out` and of `x`; each group is read before it is
+            // written, so in place works.
+            unsafe {
+                let h = _mm256_loadu_si256(src.add(i).cast::<__m256i>());
+                let v = _mm512_cvtph_ps(h);
+                // |α·x| < 2^33: no overflow, so rounding toward zero never saturates
+                let p = _mm512_mul_round_ps::<{ _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC }>(v, a);
+                let err = _mm512_fmsub_ps(v, a, p); // exact
+                let inexact = _mm512_cmp_ps_mask::<_CMP_NEQ_OQ>(err, zero);
+                let bits = _mm512_castps_si512(p);
+                let odd = _mm512_castsi512_ps(_mm512_mask_or_epi32(bits, inexact, bits, one));
+                let p = _mm512_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(_mm512_add_ps(odd, zero));
+                let keep = _mm256_cmpgt_epi16_mask(h, negative_infinity);
+                _mm256_storeu_si256(
+                    dst.add(i).cast::<__m256i>(),
+                    _mm256_mask_blend_epi16(keep, p, h),
+                );
+            }
+        }
+        for i in full..n {
+            // SAFETY: i < n, as above.
+            unsafe { *dst.add(i) = leaky_relu_scalar(*src.add(i), alpha) };
+        }
+    }
+
     /// `out = leaky_relu(x; alpha)` for f16 (`x = None`: in place), α finite and ≠ 0; see
     /// [`crate::kernels::leaky_relu::LeakyReluF16c`].
     ///

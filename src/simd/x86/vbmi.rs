@@ -24,7 +24,6 @@ pub fn lookup(_cpu: Vbmi, table: &Table, x: Option<&[u8]>, out: &mut [u8]) {
 /// # Safety
 /// The CPU has AVX-512 F, BW and VBMI; `src` and `dst` address `n` bytes, the same or disjoint.
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
-#[clippy::msrv = "1.89"]
 unsafe fn lookup_raw(table: &Table, src: *const u8, dst: *mut u8, n: usize) {
     // SAFETY: the caller's contract; the table is 256 bytes, four unaligned 64-byte loads.
     unsafe {
