@@ -103,3 +103,15 @@ def test_bench_quick_runs_and_writes_json(tmp_path: object) -> None:
     assert "[1/" in out.stderr  # progress
     data = json.loads(path.read_text())
     assert data["results"] and all(r["seconds"]["relu_rs"] > 0 for r in data["results"])
+
+
+def test_demo_int8_activations_keep_the_accuracy() -> None:
+    # post-training per-tensor int8 activations (relu_rs.quantized) on the trained ReLU family:
+    # within 2 points of float32 (the quick run shows +0.1 to +0.4)
+    from relu_rs._demo import format_int8
+
+    demo = run_demo(epochs=8, quiet=True, sweeps=False)
+    assert [r.name for r in demo.int8] == ["relu", "leaky_relu", "prelu"]
+    for r in demo.int8:
+        assert abs(r.int8_accuracy - r.float_accuracy) <= 0.02, r
+    assert "| relu | " in format_int8(demo.int8)

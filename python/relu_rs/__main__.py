@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "info":
         _print_info()
     elif args.command == "demo":
-        from ._demo import format_sweep, format_table, run_demo
+        from ._demo import format_int8, format_sweep, format_table, run_demo
 
         target = 0.95
         result = run_demo(
@@ -70,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
             quick=args.quick,
         )
         print(format_table(result.runs, target))
+        if result.int8:
+            print(f"\n{format_int8(result.int8)}")
         for sweep in (result.init, result.depth):
             if sweep is not None:
                 print(f"\n{format_sweep(sweep)}")

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from . import nn
+from . import nn, quantized
 from ._relu_rs import softplus
 
 Array = npt.NDArray[Any]
@@ -406,10 +406,56 @@ def format_table(runs: list[Run], target: float) -> str:
 
 
 @dataclass
+class Int8Result:
+    name: str
+    float_accuracy: float
+    int8_accuracy: float
+
+
+def int8_activations(run: Run, x: Array, y: Array) -> Int8Result:
+    """The trained network with its hidden activations in int8, post-training and per tensor:
+    each layer's pre-activation z is quantized symmetrically (zero point 0, scale = max |z| on
+    the data / 127, calibrated once), the activation runs on the int8 codes in
+    ``relu_rs.quantized`` (exact), and the next layer reads the dequantized values. Weights and
+    the output layer stay float32."""
+    assert run.model is not None
+    model = run.model
+    model.forward(x)
+    scales = [float(np.abs(z).max()) / 127 for z in model.pre_activations]
+    h = x
+    for lin, act, scale in zip(model.linears, model.acts, scales, strict=True):
+        z = lin.forward(h)
+        q = np.clip(np.rint(z / scale), -128, 127).astype(np.int8)
+        if run.name == "relu":
+            a = quantized.relu(q, scale, 0)
+        elif run.name == "leaky_relu":
+            a = quantized.leaky_relu(q, 0.01, scale, 0)
+        else:  # prelu: its learned alpha per unit (axis 1 of the batch)
+            a = quantized.prelu(q, act.parameters()[0], scale, 0, axis=1)
+        h = a.astype(np.float32) * np.float32(scale)
+    logits = model.head.forward(h)[:, 0]
+    return Int8Result(run.name, run.accuracy, float(np.mean((logits > 0) == (y > 0.5))))
+
+
+def format_int8(results: list[Int8Result]) -> str:
+    lines = [
+        "Post-training int8 activations (per-tensor, zero point 0, computed by "
+        "relu_rs.quantized): accuracy of the trained network",
+        "",
+        "| activation | float32 | int8 activations |",
+        "|---|---:|---:|",
+    ]
+    for r in results:
+        lines.append(f"| {r.name} | {r.float_accuracy:.1%} | {r.int8_accuracy:.1%} |")
+    return "\n".join(lines)
+
+
+@dataclass
 class Demo:
-    """Everything the demo measured: the main table's runs and the two sweeps."""
+    """Everything the demo measured: the main table's runs, the int8 check and the sweeps."""
 
     runs: list[Run]
+    int8: list[Int8Result] = field(default_factory=list)
     init: Sweep | None = None
     depth: Sweep | None = None
 
@@ -523,6 +569,9 @@ def run_demo(
         for name in names
     ]  # fmt: skip
     demo = Demo(runs)
+    demo.int8 = [
+        int8_activations(r, x, y) for r in runs if r.name in ("relu", "leaky_relu", "prelu")
+    ]
     if sweeps:
         demo.init = init_sweep(x, y, names, settings, seed=seed, lr=lr, batch=batch, report=report)
         demo.depth = depth_sweep(
