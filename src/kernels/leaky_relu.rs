@@ -202,6 +202,30 @@ impl ChunkOp<f16> for LeakyReluF16c<'_> {
     }
 }
 
+/// Leaky ReLU on bf16 arrays on the AVX-512 path, as chunk work: one pass of 16 elements a step
+/// (see `leaky_relu_bf16_avx512`), the same bits as [`leaky_relu_scalar`] with this f32 α. For
+/// finite α ≠ 0; α = 0 runs relu. Build it with a token whose `avx512()` is true.
+#[cfg(target_arch = "x86_64")]
+pub struct LeakyReluBf16Avx512<'a> {
+    pub x: Option<&'a [bf16]>,
+    pub alpha: f32,
+    pub cpu: F16c,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl ChunkOp<bf16> for LeakyReluBf16Avx512<'_> {
+    #[inline(always)]
+    fn apply(&self, start: usize, out: &mut [bf16]) {
+        let x = self.x.map(|x| &x[start..start + out.len()]);
+        if self.alpha == 0.0 || !self.alpha.is_finite() || !self.cpu.avx512() {
+            return map_unary(&LeakyRelu { alpha: self.alpha }, x, out);
+        }
+        // SAFETY: `avx512()` says the path in use is AVX-512, whose check covers F, BW, VL and
+        // FMA.
+        unsafe { crate::simd::x86::f16c::leaky_relu::leaky_relu_bf16_avx512(x, out, self.alpha) };
+    }
+}
+
 /// The leaky ReLU gradient on f16 arrays in one pass with F16C, as chunk work: per 8 elements,
 /// widen grad, α·grad in f32, round once, and select `grad`, `x` or the product on the bits.
 ///
@@ -254,6 +278,60 @@ mod tests {
     /// bf16 data with an f32 α: the f32-with-remainder product gives the f64 product rounded
     /// once (round_from_f64: round to odd, then nearest; tested in element.rs), for every bf16
     /// and α that put many products on bf16 midpoints, subnormal and huge ones included.
+    /// The AVX-512 bf16 kernel gives the generic kernel's bits for every bf16 input (NaN
+    /// payloads, ±0, subnormals), for α that put products on bf16 midpoints, underflow them to
+    /// subnormals or zero, or flip signs; out of place, in place, with a tail.
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn bf16_avx512_kernel_matches_generic_on_every_bf16() {
+        let Some(cpu) = F16c::detect().filter(|cpu| cpu.avx512()) else {
+            return;
+        };
+        let every: Vec<bf16> = (0..=u16::MAX).map(bf16::from_bits).collect();
+        for alpha in [
+            0.01f32,
+            0.1,
+            -0.7,
+            0.3,
+            1.5e-38,
+            3.0e-45,
+            -2.5e30,
+            0.0078125,
+            1.0 + f32::EPSILON,
+        ] {
+            let mut want = vec![bf16::ZERO; every.len()];
+            leaky_relu(Some(&every), &mut want, alpha);
+            for len in [every.len(), every.len() - 5] {
+                let mut got = vec![bf16::ZERO; len];
+                LeakyReluBf16Avx512 {
+                    x: Some(&every[..len]),
+                    alpha,
+                    cpu,
+                }
+                .apply(0, &mut got);
+                let mut in_place = every[..len].to_vec();
+                LeakyReluBf16Avx512 {
+                    x: None,
+                    alpha,
+                    cpu,
+                }
+                .apply(0, &mut in_place);
+                for i in 0..len {
+                    assert_eq!(
+                        got[i].to_bits(),
+                        want[i].to_bits(),
+                        "x {i:#06x}, alpha {alpha:e}"
+                    );
+                    assert_eq!(
+                        in_place[i].to_bits(),
+                        want[i].to_bits(),
+                        "in place, x {i:#06x}"
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn bf16_scale_is_the_once_rounded_exact_product() {
         let mut alphas = vec![
@@ -433,7 +511,10 @@ mod tests {
     #[test]
     fn f16_data_with_f32_alpha_is_correctly_rounded() {
         let every: Vec<f16> = (0..=u16::MAX).map(f16::from_bits).collect();
-        for alpha in [0.01f32, 0.2, -0.7, 1.0e-3, 3.3e-7, -65000.0] {
+        // 3e-45 and 2e-40: products below f32's subnormals, which keep their sign (−0 for x < 0)
+        for alpha in [
+            0.01f32, 0.2, -0.7, 1.0e-3, 3.3e-7, -65000.0, 3.0e-45, -2.0e-40,
+        ] {
             let mut fwd = vec![f16::ZERO; every.len()];
             leaky_relu(Some(&every), &mut fwd, alpha);
             let mut bwd = vec![f16::ZERO; every.len()];

@@ -2,10 +2,12 @@
 
 use super::{map_binary, map_unary, not_a_float, Activation, Arity, Io, Slices};
 use crate::element::Float;
+#[cfg(target_arch = "x86_64")]
+use crate::kernels::leaky_relu::LeakyReluBf16Avx512;
 use crate::kernels::leaky_relu::{LeakyRelu, LeakyReluF16c, LeakyReluGrad, LeakyReluGradF16c};
 use crate::parallel::for_each_chunk;
 use crate::simd::F16c;
-use half::f16;
+use half::{bf16, f16};
 
 /// x if x > 0 else α·x; α is rounded once to the element type, or to f32 for f16 and bf16 data
 /// (PyTorch's opmath), and α·x is rounded once from the exact product.
@@ -18,12 +20,7 @@ impl Activation for Forward {
     fn run(&self, io: Slices<'_>) {
         match io {
             Slices::F16(io) => forward_f16(self.alpha, io),
-            Slices::BF16(io) => map_unary(
-                LeakyRelu {
-                    alpha: f32::round_from_f64(self.alpha),
-                },
-                io,
-            ),
+            Slices::BF16(io) => forward_bf16(self.alpha, io),
             Slices::F32(io) => map_unary(
                 LeakyRelu {
                     alpha: f32::round_from_f64(self.alpha),
@@ -50,6 +47,21 @@ fn forward_f16(alpha: f64, io: Io<'_, f16>) {
         }
         None => map_unary(LeakyRelu { alpha }, io),
     }
+}
+
+/// bfloat16: the one-pass AVX-512 kernel on that path, else the generic one.
+fn forward_bf16(alpha: f64, io: Io<'_, bf16>) {
+    let alpha = f32::round_from_f64(alpha);
+    #[cfg(target_arch = "x86_64")]
+    if let Some(cpu) = F16c::detect().filter(|cpu| cpu.avx512()) {
+        let work = LeakyReluBf16Avx512 {
+            x: io.inputs[0],
+            alpha,
+            cpu,
+        };
+        return for_each_chunk(io.out, &work);
+    }
+    map_unary(LeakyRelu { alpha }, io)
 }
 
 /// grad if x > 0 else α·grad (α at x = 0); NaN where x is NaN.

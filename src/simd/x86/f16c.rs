@@ -55,14 +55,14 @@ pub mod convert {
 /// Leaky ReLU on f16, and the 8-lane helpers the PReLU kernels share.
 pub mod leaky_relu {
     use crate::kernels::leaky_relu::{leaky_relu_grad_scalar, leaky_relu_scalar};
-    use half::f16;
+    use half::{bf16, f16};
     use std::arch::x86_64::{
-        __m128i, __m256, _mm256_add_epi32, _mm256_add_ps, _mm256_blendv_ps, _mm256_castps_si256,
+        __m128i, __m256, _mm256_add_epi32, _mm256_blendv_ps, _mm256_castps_si256,
         _mm256_castsi256_ps, _mm256_cmp_ps, _mm256_cvtph_ps, _mm256_cvtps_ph, _mm256_fmsub_ps,
         _mm256_mul_ps, _mm256_or_si256, _mm256_set1_epi32, _mm256_set1_ps, _mm256_setzero_ps,
-        _mm256_srai_epi32, _mm256_xor_si256, _mm_and_si128, _mm_blendv_epi8, _mm_cmpgt_epi16,
-        _mm_loadu_si128, _mm_set1_epi16, _mm_setzero_si128, _mm_storeu_si128, _CMP_NEQ_OQ,
-        _MM_FROUND_TO_NEAREST_INT,
+        _mm256_srai_epi32, _mm256_xor_si256, _mm_and_si128, _mm_andnot_si128, _mm_blendv_epi8,
+        _mm_cmpeq_epi16, _mm_cmpgt_epi16, _mm_loadu_si128, _mm_set1_epi16, _mm_setzero_si128,
+        _mm_storeu_si128, _CMP_NEQ_OQ, _MM_FROUND_TO_NEAREST_INT,
     };
 
     /// α·g for 8 lanes, rounded once to f16 (the product of two f16 values is exact in f32). A
@@ -221,6 +221,72 @@ pub mod leaky_relu {
         }
     }
 
+    /// `out = leaky_relu(x; alpha)` for bf16 (`x = None`: in place), α finite and ≠ 0, 16
+    /// elements a step: widen (a 16-bit shift), α·x rounded to odd in f32 as in
+    /// [`leaky_relu_f16_avx512`] (below 2^−100 the FMA error is taken at scale 2^64, where it is
+    /// exact, so a subnormal product is marked inexact too), + 0, round to nearest even on the
+    /// bits, narrow, and keep x's bits where x > 0, x = +0 or x is NaN. The same bits as
+    /// [`crate::kernels::leaky_relu::leaky_relu_scalar`] on bf16 with this f32 α.
+    ///
+    /// # Safety
+    /// The CPU has AVX-512 F, BW and VL, FMA; `x`, when given, has `out.len()` elements.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
+    pub unsafe fn leaky_relu_bf16_avx512(x: Option<&[bf16]>, out: &mut [bf16], alpha: f32) {
+        use std::arch::x86_64::{
+            __m256i, _mm256_cmpeq_epi16_mask, _mm256_cmpgt_epi16_mask, _mm256_loadu_si256,
+            _mm256_mask_blend_epi16, _mm256_set1_epi16, _mm256_setzero_si256, _mm256_storeu_si256,
+            _mm512_abs_ps, _mm512_add_epi32, _mm512_and_si512, _mm512_castps_si512,
+            _mm512_castsi512_ps, _mm512_cmp_ps_mask, _mm512_cvtepi32_epi16, _mm512_cvtepu16_epi32,
+            _mm512_fmsub_ps, _mm512_mask_blend_ps, _mm512_mask_or_epi32, _mm512_mul_ps,
+            _mm512_mul_round_ps, _mm512_set1_epi32, _mm512_set1_ps, _mm512_setzero_ps,
+            _mm512_slli_epi32, _mm512_srli_epi32, _CMP_LT_OQ, _MM_FROUND_NO_EXC,
+            _MM_FROUND_TO_ZERO,
+        };
+        let n = out.len();
+        let dst = out.as_mut_ptr();
+        let src = x.map_or(dst.cast_const(), <[bf16]>::as_ptr);
+        let a = _mm512_set1_ps(alpha);
+        let zero = _mm512_setzero_ps();
+        let one = _mm512_set1_epi32(1);
+        let (tiny, up) = (
+            _mm512_set1_ps(7.888_609e-31),
+            _mm512_set1_ps(18_446_744_073_709_551_616.0),
+        ); // 2^−100, 2^64
+        let half_minus_one = _mm512_set1_epi32(0x7fff);
+        let negative_infinity = _mm256_set1_epi16(0xff80u16 as i16); // bf16 −∞; see leaky_relu_f16c
+        let (minus_zero, zero16) = (_mm256_set1_epi16(0x8000u16 as i16), _mm256_setzero_si256());
+        let full = n / 16 * 16;
+        for i in (0..full).step_by(16) {
+            // SAFETY: i + 16 <= n elements of `out` and of `x`; each group is read before it is
+            // written, so in place works.
+            unsafe {
+                let h = _mm256_loadu_si256(src.add(i).cast::<__m256i>());
+                let v = _mm512_castsi512_ps(_mm512_slli_epi32::<16>(_mm512_cvtepu16_epi32(h)));
+                let p = _mm512_mul_round_ps::<{ _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC }>(v, a);
+                let small = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(_mm512_abs_ps(p), tiny);
+                let k = _mm512_mask_blend_ps(small, _mm512_set1_ps(1.0), up);
+                let err = _mm512_fmsub_ps(v, _mm512_mul_ps(a, k), _mm512_mul_ps(p, k));
+                let inexact = _mm512_cmp_ps_mask::<_CMP_NEQ_OQ>(err, zero);
+                let bits = _mm512_castps_si512(p);
+                let odd = _mm512_castsi512_ps(_mm512_mask_or_epi32(bits, inexact, bits, one));
+                let bits = _mm512_castps_si512(odd);
+                // round to nearest even on the bits: + 0x7fff + the kept part's last bit
+                let lsb = _mm512_and_si512(_mm512_srli_epi32::<16>(bits), one);
+                let rounded = _mm512_add_epi32(bits, _mm512_add_epi32(half_minus_one, lsb));
+                let narrow = _mm512_cvtepi32_epi16(_mm512_srli_epi32::<16>(rounded));
+                let keep = _mm256_cmpgt_epi16_mask(h, negative_infinity);
+                // x = −0 gives +0 (α·(−0) would be ∓0; a product that underflows keeps its sign)
+                let r = _mm256_mask_blend_epi16(keep, narrow, h);
+                let r = _mm256_mask_blend_epi16(_mm256_cmpeq_epi16_mask(h, minus_zero), r, zero16);
+                _mm256_storeu_si256(dst.add(i).cast::<__m256i>(), r);
+            }
+        }
+        for i in full..n {
+            // SAFETY: i < n, as above.
+            unsafe { *dst.add(i) = leaky_relu_scalar(*src.add(i), alpha) };
+        }
+    }
+
     /// [`leaky_relu_f16c`] with 512-bit vectors, 16 elements a step: α·x rounded toward zero
     /// (embedded rounding) with its last bit set where the FMA error says it was inexact is the
     /// product rounded to odd in four instructions, and masks do the selects.
@@ -231,11 +297,12 @@ pub mod leaky_relu {
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]
     pub unsafe fn leaky_relu_f16_avx512(x: Option<&[f16]>, out: &mut [f16], alpha: f32) {
         use std::arch::x86_64::{
-            __m256i, _mm256_cmpgt_epi16_mask, _mm256_loadu_si256, _mm256_mask_blend_epi16,
-            _mm256_set1_epi16, _mm256_storeu_si256, _mm512_add_ps, _mm512_castps_si512,
-            _mm512_castsi512_ps, _mm512_cmp_ps_mask, _mm512_cvtph_ps, _mm512_cvtps_ph,
-            _mm512_fmsub_ps, _mm512_mask_or_epi32, _mm512_mul_round_ps, _mm512_set1_epi32,
-            _mm512_set1_ps, _mm512_setzero_ps, _MM_FROUND_NO_EXC, _MM_FROUND_TO_ZERO,
+            __m256i, _mm256_cmpeq_epi16_mask, _mm256_cmpgt_epi16_mask, _mm256_loadu_si256,
+            _mm256_mask_blend_epi16, _mm256_set1_epi16, _mm256_setzero_si256, _mm256_storeu_si256,
+            _mm512_castps_si512, _mm512_castsi512_ps, _mm512_cmp_ps_mask, _mm512_cvtph_ps,
+            _mm512_cvtps_ph, _mm512_fmsub_ps, _mm512_mask_or_epi32, _mm512_mul_round_ps,
+            _mm512_set1_epi32, _mm512_set1_ps, _mm512_setzero_ps, _MM_FROUND_NO_EXC,
+            _MM_FROUND_TO_ZERO,
         };
         let n = out.len();
         let dst = out.as_mut_ptr();
@@ -244,6 +311,7 @@ pub mod leaky_relu {
         let zero = _mm512_setzero_ps();
         let one = _mm512_set1_epi32(1);
         let negative_infinity = _mm256_set1_epi16(0xfc00u16 as i16); // as in leaky_relu_f16c
+        let (minus_zero, zero16) = (_mm256_set1_epi16(0x8000u16 as i16), _mm256_setzero_si256());
         let full = n / 16 * 16;
         for i in (0..full).step_by(16) {
             // SAFETY: i + 16 <= n elements of `out` and of `x`; each group is read before it is
@@ -257,12 +325,12 @@ pub mod leaky_relu {
                 let inexact = _mm512_cmp_ps_mask::<_CMP_NEQ_OQ>(err, zero);
                 let bits = _mm512_castps_si512(p);
                 let odd = _mm512_castsi512_ps(_mm512_mask_or_epi32(bits, inexact, bits, one));
-                let p = _mm512_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(_mm512_add_ps(odd, zero));
+                let p = _mm512_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(odd);
                 let keep = _mm256_cmpgt_epi16_mask(h, negative_infinity);
-                _mm256_storeu_si256(
-                    dst.add(i).cast::<__m256i>(),
-                    _mm256_mask_blend_epi16(keep, p, h),
-                );
+                // x = −0 gives +0 (α·(−0) would be ∓0; a product that underflows keeps its sign)
+                let r = _mm256_mask_blend_epi16(keep, p, h);
+                let r = _mm256_mask_blend_epi16(_mm256_cmpeq_epi16_mask(h, minus_zero), r, zero16);
+                _mm256_storeu_si256(dst.add(i).cast::<__m256i>(), r);
             }
         }
         for i in full..n {
@@ -282,10 +350,10 @@ pub mod leaky_relu {
         let dst = out.as_mut_ptr();
         let src = x.map_or(dst.cast_const(), <[f16]>::as_ptr);
         let a = _mm256_set1_ps(alpha);
-        let zero = _mm256_setzero_ps();
         // as i16, the bits of +0, x > 0 and every NaN (negative NaNs are 0xfc01..=0xffff) are
         // above those of −∞ (0xfc00); −0 (0x8000) and x < 0 are at or below
         let negative_infinity = _mm_set1_epi16(0xfc00u16 as i16);
+        let minus_zero = _mm_set1_epi16(0x8000u16 as i16);
         let full = n / 8 * 8;
         for i in (0..full).step_by(8) {
             // SAFETY: i + 8 <= n elements of `out` and of `x`; each group is read before it is
@@ -293,10 +361,13 @@ pub mod leaky_relu {
             unsafe {
                 let h = _mm_loadu_si128(src.add(i).cast::<__m128i>());
                 // α·x rounded to odd, + 0 (turns α·(−0) into +0), then rounded once to f16
-                let p = _mm256_add_ps(mul_round_to_odd(a, _mm256_cvtph_ps(h)), zero);
+                let p = mul_round_to_odd(a, _mm256_cvtph_ps(h));
                 let p = _mm256_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(p);
                 let keep = _mm_cmpgt_epi16(h, negative_infinity);
-                _mm_storeu_si128(dst.add(i).cast::<__m128i>(), _mm_blendv_epi8(p, h, keep));
+                // x = −0 gives +0 (α·(−0) would be ∓0; a product that underflows keeps its sign)
+                let r = _mm_blendv_epi8(p, h, keep);
+                let r = _mm_andnot_si128(_mm_cmpeq_epi16(h, minus_zero), r);
+                _mm_storeu_si128(dst.add(i).cast::<__m128i>(), r);
             }
         }
         for i in full..n {
