@@ -57,7 +57,7 @@ pub mod leaky_relu {
     use crate::kernels::leaky_relu::{leaky_relu_grad_scalar, leaky_relu_scalar};
     use half::{bf16, f16};
     use std::arch::x86_64::{
-        __m128i, __m256, _mm256_add_epi32, _mm256_blendv_ps, _mm256_castps_si256,
+        __m128i, __m256, __m256i, __m512, _mm256_add_epi32, _mm256_blendv_ps, _mm256_castps_si256,
         _mm256_castsi256_ps, _mm256_cmp_ps, _mm256_cvtph_ps, _mm256_cvtps_ph, _mm256_fmsub_ps,
         _mm256_mul_ps, _mm256_or_si256, _mm256_set1_epi32, _mm256_set1_ps, _mm256_setzero_ps,
         _mm256_srai_epi32, _mm256_xor_si256, _mm_and_si128, _mm_andnot_si128, _mm_blendv_epi8,
@@ -169,10 +169,8 @@ pub mod leaky_relu {
         use std::arch::x86_64::{
             __m256i, _mm256_and_si256, _mm256_cmpgt_epi16_mask, _mm256_loadu_si256,
             _mm256_mask_blend_epi16, _mm256_set1_epi16, _mm256_setzero_si256, _mm256_storeu_si256,
-            _mm512_castps_si512, _mm512_castsi512_ps, _mm512_cmp_ps_mask, _mm512_cvtph_ps,
-            _mm512_cvtps_ph, _mm512_fmsub_ps, _mm512_mask_or_epi32, _mm512_mul_round_ps,
-            _mm512_set1_epi32, _mm512_set1_ps, _mm512_setzero_ps, _MM_FROUND_NO_EXC,
-            _MM_FROUND_TO_ZERO,
+            _mm512_cvtph_ps, _mm512_cvtps_ph, _mm512_fmsub_ps, _mm512_mul_round_ps, _mm512_set1_ps,
+            _MM_FROUND_NO_EXC, _MM_FROUND_TO_ZERO,
         };
         let n = out.len();
         let dst = out.as_mut_ptr();
@@ -180,7 +178,6 @@ pub mod leaky_relu {
         let xp = x.map_or(dst.cast_const(), <[f16]>::as_ptr);
         let a = _mm512_set1_ps(alpha);
         let alpha_is_zero = alpha == 0.0;
-        let (zero, one) = (_mm512_setzero_ps(), _mm512_set1_epi32(1));
         let (magnitude, infinity) = (_mm256_set1_epi16(0x7fff), _mm256_set1_epi16(0x7c00));
         let canonical_nan = _mm256_set1_epi16(0x7e00);
         let full = n / 16 * 16;
@@ -198,10 +195,7 @@ pub mod leaky_relu {
                     // an ∞ or NaN product whose error is NaN: not marked inexact
                     let p = _mm512_mul_round_ps::<{ _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC }>(v, a);
                     let err = _mm512_fmsub_ps(v, a, p);
-                    let inexact = _mm512_cmp_ps_mask::<_CMP_NEQ_OQ>(err, zero);
-                    let bits = _mm512_castps_si512(p);
-                    let odd = _mm512_mask_or_epi32(bits, inexact, bits, one);
-                    let h = _mm512_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(_mm512_castsi512_ps(odd));
+                    let h = _mm512_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(round_to_odd_512(p, err));
                     let nan = _mm256_cmpgt_epi16_mask(_mm256_and_si256(h, magnitude), infinity);
                     _mm256_mask_blend_epi16(nan, h, canonical_nan)
                 };
@@ -221,11 +215,45 @@ pub mod leaky_relu {
         }
     }
 
+    /// A product rounded toward zero (`toward_zero`, 16 f32 lanes) rounded to odd: its last bit
+    /// set where `err`, the product's exact FMA error, is nonzero (a NaN error, of an ∞ or NaN
+    /// product, is not).
+    #[inline(always)]
+    unsafe fn round_to_odd_512(toward_zero: __m512, err: __m512) -> __m512 {
+        use std::arch::x86_64::{
+            _mm512_castps_si512, _mm512_castsi512_ps, _mm512_cmp_ps_mask, _mm512_mask_or_epi32,
+            _mm512_set1_epi32, _mm512_setzero_ps,
+        };
+        let inexact = _mm512_cmp_ps_mask::<_CMP_NEQ_OQ>(err, _mm512_setzero_ps());
+        let bits = _mm512_castps_si512(toward_zero);
+        _mm512_castsi512_ps(_mm512_mask_or_epi32(
+            bits,
+            inexact,
+            bits,
+            _mm512_set1_epi32(1),
+        ))
+    }
+
+    /// The forward select of 16 half-precision lanes: x's bits where x > 0, x = +0 or x is NaN
+    /// (as i16, above `negative_infinity`'s bits: see [`leaky_relu_f16c`]), +0 where x = −0
+    /// (α·(−0) would be ∓0, and a product that underflows keeps its sign), else `product`.
+    #[inline(always)]
+    unsafe fn leaky_select_16(x: __m256i, product: __m256i, negative_infinity: __m256i) -> __m256i {
+        use std::arch::x86_64::{
+            _mm256_cmpeq_epi16_mask, _mm256_cmpgt_epi16_mask, _mm256_mask_blend_epi16,
+            _mm256_set1_epi16, _mm256_setzero_si256,
+        };
+        let keep = _mm256_cmpgt_epi16_mask(x, negative_infinity);
+        let minus_zero = _mm256_cmpeq_epi16_mask(x, _mm256_set1_epi16(0x8000u16 as i16));
+        let r = _mm256_mask_blend_epi16(keep, product, x);
+        _mm256_mask_blend_epi16(minus_zero, r, _mm256_setzero_si256())
+    }
+
     /// `out = leaky_relu(x; alpha)` for bf16 (`x = None`: in place), α finite and ≠ 0, 16
     /// elements a step: widen (a 16-bit shift), α·x rounded to odd in f32 as in
     /// [`leaky_relu_f16_avx512`] (below 2^−100 the FMA error is taken at scale 2^64, where it is
-    /// exact, so a subnormal product is marked inexact too), + 0, round to nearest even on the
-    /// bits, narrow, and keep x's bits where x > 0, x = +0 or x is NaN. The same bits as
+    /// exact, so a subnormal product is marked inexact too), round to nearest even on the bits,
+    /// narrow, and select as [`leaky_select_16`] does. The same bits as
     /// [`crate::kernels::leaky_relu::leaky_relu_scalar`] on bf16 with this f32 α.
     ///
     /// # Safety
@@ -233,20 +261,17 @@ pub mod leaky_relu {
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
     pub unsafe fn leaky_relu_bf16_avx512(x: Option<&[bf16]>, out: &mut [bf16], alpha: f32) {
         use std::arch::x86_64::{
-            __m256i, _mm256_cmpeq_epi16_mask, _mm256_cmpgt_epi16_mask, _mm256_loadu_si256,
-            _mm256_mask_blend_epi16, _mm256_set1_epi16, _mm256_setzero_si256, _mm256_storeu_si256,
-            _mm512_abs_ps, _mm512_add_epi32, _mm512_and_si512, _mm512_castps_si512,
-            _mm512_castsi512_ps, _mm512_cmp_ps_mask, _mm512_cvtepi32_epi16, _mm512_cvtepu16_epi32,
-            _mm512_fmsub_ps, _mm512_mask_blend_ps, _mm512_mask_or_epi32, _mm512_mul_ps,
-            _mm512_mul_round_ps, _mm512_set1_epi32, _mm512_set1_ps, _mm512_setzero_ps,
-            _mm512_slli_epi32, _mm512_srli_epi32, _CMP_LT_OQ, _MM_FROUND_NO_EXC,
+            __m256i, _mm256_loadu_si256, _mm256_set1_epi16, _mm256_storeu_si256, _mm512_abs_ps,
+            _mm512_add_epi32, _mm512_and_si512, _mm512_castps_si512, _mm512_castsi512_ps,
+            _mm512_cmp_ps_mask, _mm512_cvtepi32_epi16, _mm512_cvtepu16_epi32, _mm512_fmsub_ps,
+            _mm512_mask_blend_ps, _mm512_mul_ps, _mm512_mul_round_ps, _mm512_set1_epi32,
+            _mm512_set1_ps, _mm512_slli_epi32, _mm512_srli_epi32, _CMP_LT_OQ, _MM_FROUND_NO_EXC,
             _MM_FROUND_TO_ZERO,
         };
         let n = out.len();
         let dst = out.as_mut_ptr();
         let src = x.map_or(dst.cast_const(), <[bf16]>::as_ptr);
         let a = _mm512_set1_ps(alpha);
-        let zero = _mm512_setzero_ps();
         let one = _mm512_set1_epi32(1);
         let (tiny, up) = (
             _mm512_set1_ps(7.888_609e-31),
@@ -254,7 +279,6 @@ pub mod leaky_relu {
         ); // 2^−100, 2^64
         let half_minus_one = _mm512_set1_epi32(0x7fff);
         let negative_infinity = _mm256_set1_epi16(0xff80u16 as i16); // bf16 −∞; see leaky_relu_f16c
-        let (minus_zero, zero16) = (_mm256_set1_epi16(0x8000u16 as i16), _mm256_setzero_si256());
         let full = n / 16 * 16;
         for i in (0..full).step_by(16) {
             // SAFETY: i + 16 <= n elements of `out` and of `x`; each group is read before it is
@@ -266,18 +290,12 @@ pub mod leaky_relu {
                 let small = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(_mm512_abs_ps(p), tiny);
                 let k = _mm512_mask_blend_ps(small, _mm512_set1_ps(1.0), up);
                 let err = _mm512_fmsub_ps(v, _mm512_mul_ps(a, k), _mm512_mul_ps(p, k));
-                let inexact = _mm512_cmp_ps_mask::<_CMP_NEQ_OQ>(err, zero);
-                let bits = _mm512_castps_si512(p);
-                let odd = _mm512_castsi512_ps(_mm512_mask_or_epi32(bits, inexact, bits, one));
-                let bits = _mm512_castps_si512(odd);
+                let bits = _mm512_castps_si512(round_to_odd_512(p, err));
                 // round to nearest even on the bits: + 0x7fff + the kept part's last bit
                 let lsb = _mm512_and_si512(_mm512_srli_epi32::<16>(bits), one);
                 let rounded = _mm512_add_epi32(bits, _mm512_add_epi32(half_minus_one, lsb));
                 let narrow = _mm512_cvtepi32_epi16(_mm512_srli_epi32::<16>(rounded));
-                let keep = _mm256_cmpgt_epi16_mask(h, negative_infinity);
-                // x = −0 gives +0 (α·(−0) would be ∓0; a product that underflows keeps its sign)
-                let r = _mm256_mask_blend_epi16(keep, narrow, h);
-                let r = _mm256_mask_blend_epi16(_mm256_cmpeq_epi16_mask(h, minus_zero), r, zero16);
+                let r = leaky_select_16(h, narrow, negative_infinity);
                 _mm256_storeu_si256(dst.add(i).cast::<__m256i>(), r);
             }
         }
@@ -297,21 +315,15 @@ pub mod leaky_relu {
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]
     pub unsafe fn leaky_relu_f16_avx512(x: Option<&[f16]>, out: &mut [f16], alpha: f32) {
         use std::arch::x86_64::{
-            __m256i, _mm256_cmpeq_epi16_mask, _mm256_cmpgt_epi16_mask, _mm256_loadu_si256,
-            _mm256_mask_blend_epi16, _mm256_set1_epi16, _mm256_setzero_si256, _mm256_storeu_si256,
-            _mm512_castps_si512, _mm512_castsi512_ps, _mm512_cmp_ps_mask, _mm512_cvtph_ps,
-            _mm512_cvtps_ph, _mm512_fmsub_ps, _mm512_mask_or_epi32, _mm512_mul_round_ps,
-            _mm512_set1_epi32, _mm512_set1_ps, _mm512_setzero_ps, _MM_FROUND_NO_EXC,
-            _MM_FROUND_TO_ZERO,
+            __m256i, _mm256_loadu_si256, _mm256_set1_epi16, _mm256_storeu_si256, _mm512_cvtph_ps,
+            _mm512_cvtps_ph, _mm512_fmsub_ps, _mm512_mul_round_ps, _mm512_set1_ps,
+            _MM_FROUND_NO_EXC, _MM_FROUND_TO_ZERO,
         };
         let n = out.len();
         let dst = out.as_mut_ptr();
         let src = x.map_or(dst.cast_const(), <[f16]>::as_ptr);
         let a = _mm512_set1_ps(alpha);
-        let zero = _mm512_setzero_ps();
-        let one = _mm512_set1_epi32(1);
         let negative_infinity = _mm256_set1_epi16(0xfc00u16 as i16); // as in leaky_relu_f16c
-        let (minus_zero, zero16) = (_mm256_set1_epi16(0x8000u16 as i16), _mm256_setzero_si256());
         let full = n / 16 * 16;
         for i in (0..full).step_by(16) {
             // SAFETY: i + 16 <= n elements of `out` and of `x`; each group is read before it is
@@ -322,14 +334,8 @@ pub mod leaky_relu {
                 // |α·x| < 2^33: no overflow, so rounding toward zero never saturates
                 let p = _mm512_mul_round_ps::<{ _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC }>(v, a);
                 let err = _mm512_fmsub_ps(v, a, p); // exact
-                let inexact = _mm512_cmp_ps_mask::<_CMP_NEQ_OQ>(err, zero);
-                let bits = _mm512_castps_si512(p);
-                let odd = _mm512_castsi512_ps(_mm512_mask_or_epi32(bits, inexact, bits, one));
-                let p = _mm512_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(odd);
-                let keep = _mm256_cmpgt_epi16_mask(h, negative_infinity);
-                // x = −0 gives +0 (α·(−0) would be ∓0; a product that underflows keeps its sign)
-                let r = _mm256_mask_blend_epi16(keep, p, h);
-                let r = _mm256_mask_blend_epi16(_mm256_cmpeq_epi16_mask(h, minus_zero), r, zero16);
+                let p = _mm512_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(round_to_odd_512(p, err));
+                let r = leaky_select_16(h, p, negative_infinity);
                 _mm256_storeu_si256(dst.add(i).cast::<__m256i>(), r);
             }
         }
