@@ -202,27 +202,69 @@ impl ChunkOp<f16> for LeakyReluF16c<'_> {
     }
 }
 
-/// Leaky ReLU on bf16 arrays on the AVX-512 path, as chunk work: one pass of 16 elements a step
-/// (see `leaky_relu_bf16_avx512`), the same bits as [`leaky_relu_scalar`] with this f32 α. For
-/// finite α ≠ 0; α = 0 runs relu. Build it with a token whose `avx512()` is true.
+/// Leaky ReLU on bf16 arrays in one pass with AVX2 or AVX-512, as chunk work (see
+/// `crate::simd::x86::bf16`): the same bits as [`leaky_relu_scalar`] with this f32 α. For finite
+/// α ≠ 0; α = 0 runs relu and a non-finite α the generic kernel. Its token proves AVX2 and FMA.
 #[cfg(target_arch = "x86_64")]
-pub struct LeakyReluBf16Avx512<'a> {
+pub struct LeakyReluBf16<'a> {
     pub x: Option<&'a [bf16]>,
     pub alpha: f32,
     pub cpu: F16c,
 }
 
 #[cfg(target_arch = "x86_64")]
-impl ChunkOp<bf16> for LeakyReluBf16Avx512<'_> {
+impl ChunkOp<bf16> for LeakyReluBf16<'_> {
     #[inline(always)]
     fn apply(&self, start: usize, out: &mut [bf16]) {
+        use crate::simd::x86::bf16::{leaky_relu_bf16_avx2, leaky_relu_bf16_avx512};
         let x = self.x.map(|x| &x[start..start + out.len()]);
-        if self.alpha == 0.0 || !self.alpha.is_finite() || !self.cpu.avx512() {
+        if self.alpha == 0.0 {
+            return map_unary(&Relu, x, out);
+        }
+        if !self.alpha.is_finite() {
             return map_unary(&LeakyRelu { alpha: self.alpha }, x, out);
         }
-        // SAFETY: `avx512()` says the path in use is AVX-512, whose check covers F, BW, VL and
-        // FMA.
-        unsafe { crate::simd::x86::f16c::leaky_relu::leaky_relu_bf16_avx512(x, out, self.alpha) };
+        if self.cpu.avx512() {
+            // SAFETY: `avx512()` says the path in use is AVX-512, whose check covers F and BW.
+            unsafe { leaky_relu_bf16_avx512(x, out, self.alpha) };
+        } else {
+            // SAFETY: the token proves the CPU has AVX2 and FMA.
+            unsafe { leaky_relu_bf16_avx2(x, out, self.alpha) };
+        }
+    }
+}
+
+/// The leaky ReLU gradient on bf16 arrays in one pass with AVX2 or AVX-512, as chunk work: the
+/// same bits as [`leaky_relu_grad_scalar`] with this f32 α. For finite α; a non-finite one runs
+/// the generic kernel. Its token proves AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+pub struct LeakyReluGradBf16<'a> {
+    pub grad: Option<&'a [bf16]>,
+    pub x: Option<&'a [bf16]>,
+    pub alpha: f32,
+    pub cpu: F16c,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl ChunkOp<bf16> for LeakyReluGradBf16<'_> {
+    const COST: usize = 2;
+    #[inline(always)]
+    fn apply(&self, start: usize, out: &mut [bf16]) {
+        use crate::simd::x86::bf16::{leaky_relu_grad_bf16_avx2, leaky_relu_grad_bf16_avx512};
+        let n = out.len();
+        let grad = self.grad.map(|g| &g[start..start + n]);
+        let x = self.x.map(|x| &x[start..start + n]);
+        if !self.alpha.is_finite() {
+            let op = LeakyReluGrad { alpha: self.alpha };
+            return super::elementwise::map_binary(&op, grad, x, out);
+        }
+        if self.cpu.avx512() {
+            // SAFETY: as in `LeakyReluBf16`.
+            unsafe { leaky_relu_grad_bf16_avx512(grad, x, out, self.alpha) };
+        } else {
+            // SAFETY: as in `LeakyReluBf16`.
+            unsafe { leaky_relu_grad_bf16_avx2(grad, x, out, self.alpha) };
+        }
     }
 }
 
@@ -275,19 +317,48 @@ impl ChunkOp<f16> for LeakyReluGradF16c<'_> {
 mod tests {
     use super::*;
 
-    /// bf16 data with an f32 α: the f32-with-remainder product gives the f64 product rounded
-    /// once (round_from_f64: round to odd, then nearest; tested in element.rs), for every bf16
-    /// and α that put many products on bf16 midpoints, subnormal and huge ones included.
-    /// The AVX-512 bf16 kernel gives the generic kernel's bits for every bf16 input (NaN
-    /// payloads, ±0, subnormals), for α that put products on bf16 midpoints, underflow them to
-    /// subnormals or zero, or flip signs; out of place, in place, with a tail.
+    /// The AVX-512 and AVX2 bf16 kernels give the generic kernel's bits for every bf16 input
+    /// (NaN payloads, ±0, subnormals) as x and as grad (against x of every kind), for α that put
+    /// products on bf16 midpoints, underflow them to subnormals or zero (where the FMA error of
+    /// the f32 product underflows too), overflow them, or flip signs; out of place, in place,
+    /// with a tail.
     #[test]
     #[cfg(target_arch = "x86_64")]
-    fn bf16_avx512_kernel_matches_generic_on_every_bf16() {
-        let Some(cpu) = F16c::detect().filter(|cpu| cpu.avx512()) else {
+    fn bf16_simd_kernels_match_generic_on_every_bf16() {
+        use crate::simd::x86::bf16 as simd;
+        if !is_x86_feature_detected!("avx2") || !is_x86_feature_detected!("fma") {
             return;
-        };
+        }
+        let avx512 = is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bw");
+        type Forward = unsafe fn(Option<&[bf16]>, &mut [bf16], f32);
+        type Backward = unsafe fn(Option<&[bf16]>, Option<&[bf16]>, &mut [bf16], f32);
+        let mut paths: Vec<(&str, Forward, Backward)> = vec![(
+            "avx2",
+            simd::leaky_relu_bf16_avx2,
+            simd::leaky_relu_grad_bf16_avx2,
+        )];
+        if avx512 {
+            paths.push((
+                "avx512",
+                simd::leaky_relu_bf16_avx512,
+                simd::leaky_relu_grad_bf16_avx512,
+            ));
+        }
         let every: Vec<bf16> = (0..=u16::MAX).map(bf16::from_bits).collect();
+        // x for the gradient: every kind, cycling against the grads
+        let kinds = [
+            1.0f32,
+            -2.0,
+            0.0,
+            -0.0,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NAN,
+            1e-40,
+        ];
+        let xs: Vec<bf16> = (0..every.len())
+            .map(|i| bf16::from_f32(kinds[(i * 7 + i / 3) % kinds.len()]))
+            .collect();
         for alpha in [
             0.01f32,
             0.1,
@@ -298,40 +369,51 @@ mod tests {
             -2.5e30,
             0.0078125,
             1.0 + f32::EPSILON,
+            -1.0,
+            0.0,
         ] {
             let mut want = vec![bf16::ZERO; every.len()];
             leaky_relu(Some(&every), &mut want, alpha);
-            for len in [every.len(), every.len() - 5] {
-                let mut got = vec![bf16::ZERO; len];
-                LeakyReluBf16Avx512 {
-                    x: Some(&every[..len]),
-                    alpha,
-                    cpu,
-                }
-                .apply(0, &mut got);
-                let mut in_place = every[..len].to_vec();
-                LeakyReluBf16Avx512 {
-                    x: None,
-                    alpha,
-                    cpu,
-                }
-                .apply(0, &mut in_place);
-                for i in 0..len {
-                    assert_eq!(
-                        got[i].to_bits(),
-                        want[i].to_bits(),
-                        "x {i:#06x}, alpha {alpha:e}"
-                    );
-                    assert_eq!(
-                        in_place[i].to_bits(),
-                        want[i].to_bits(),
-                        "in place, x {i:#06x}"
-                    );
+            let mut want_grad = vec![bf16::ZERO; every.len()];
+            leaky_relu_grad(Some(&every), Some(&xs), &mut want_grad, alpha);
+            for (path, forward, backward) in &paths {
+                for len in [every.len(), every.len() - 5] {
+                    let check = |got: &[bf16], want: &[bf16], what: &str| {
+                        for i in 0..len {
+                            assert_eq!(
+                                got[i].to_bits(),
+                                want[i].to_bits(),
+                                "{path} {what}: element {i:#06x}, alpha {alpha:e}"
+                            );
+                        }
+                    };
+                    let mut got = vec![bf16::ZERO; len];
+                    let mut in_place = every[..len].to_vec();
+                    if alpha != 0.0 {
+                        // SAFETY: the features were checked above; the lengths agree.
+                        unsafe {
+                            forward(Some(&every[..len]), &mut got, alpha);
+                            forward(None, &mut in_place, alpha);
+                        }
+                        check(&got, &want, "forward");
+                        check(&in_place, &want, "forward in place");
+                    }
+                    let mut in_place = every[..len].to_vec();
+                    // SAFETY: as above.
+                    unsafe {
+                        backward(Some(&every[..len]), Some(&xs[..len]), &mut got, alpha);
+                        backward(None, Some(&xs[..len]), &mut in_place, alpha);
+                    }
+                    check(&got, &want_grad, "gradient");
+                    check(&in_place, &want_grad, "gradient in place");
                 }
             }
         }
     }
 
+    /// bf16 data with an f32 α: the f32-with-remainder product gives the f64 product rounded
+    /// once (round_from_f64: round to odd, then nearest; tested in element.rs), for every bf16
+    /// and α that put many products on bf16 midpoints, subnormal and huge ones included.
     #[test]
     fn bf16_scale_is_the_once_rounded_exact_product() {
         let mut alphas = vec![

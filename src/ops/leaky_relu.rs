@@ -2,9 +2,9 @@
 
 use super::{map_binary, map_unary, not_a_float, Activation, Arity, Io, Slices};
 use crate::element::Float;
-#[cfg(target_arch = "x86_64")]
-use crate::kernels::leaky_relu::LeakyReluBf16Avx512;
 use crate::kernels::leaky_relu::{LeakyRelu, LeakyReluF16c, LeakyReluGrad, LeakyReluGradF16c};
+#[cfg(target_arch = "x86_64")]
+use crate::kernels::leaky_relu::{LeakyReluBf16, LeakyReluGradBf16};
 use crate::parallel::for_each_chunk;
 use crate::simd::F16c;
 use half::{bf16, f16};
@@ -49,12 +49,12 @@ fn forward_f16(alpha: f64, io: Io<'_, f16>) {
     }
 }
 
-/// bfloat16: the one-pass AVX-512 kernel on that path, else the generic one.
+/// bfloat16: the one-pass AVX2/AVX-512 kernel where the CPU has it, else the generic one.
 fn forward_bf16(alpha: f64, io: Io<'_, bf16>) {
     let alpha = f32::round_from_f64(alpha);
     #[cfg(target_arch = "x86_64")]
-    if let Some(cpu) = F16c::detect().filter(|cpu| cpu.avx512()) {
-        let work = LeakyReluBf16Avx512 {
+    if let Some(cpu) = F16c::detect() {
+        let work = LeakyReluBf16 {
             x: io.inputs[0],
             alpha,
             cpu,
@@ -87,12 +87,7 @@ impl Activation for Backward {
                     map_binary(LeakyReluGrad { alpha }, io);
                 }
             }
-            Slices::BF16(io) => map_binary(
-                LeakyReluGrad {
-                    alpha: f32::round_from_f64(self.alpha),
-                },
-                io,
-            ),
+            Slices::BF16(io) => backward_bf16(self.alpha, io),
             Slices::F32(io) => map_binary(
                 LeakyReluGrad {
                     alpha: f32::round_from_f64(self.alpha),
@@ -103,4 +98,20 @@ impl Activation for Backward {
             _ => not_a_float(),
         }
     }
+}
+
+/// bfloat16: the one-pass AVX2/AVX-512 kernel where the CPU has it, else the generic one.
+fn backward_bf16(alpha: f64, io: Io<'_, bf16>) {
+    let alpha = f32::round_from_f64(alpha);
+    #[cfg(target_arch = "x86_64")]
+    if let Some(cpu) = F16c::detect() {
+        let work = LeakyReluGradBf16 {
+            grad: io.inputs[0],
+            x: io.inputs[1],
+            alpha,
+            cpu,
+        };
+        return for_each_chunk(io.out, &work);
+    }
+    map_binary(LeakyReluGrad { alpha }, io)
 }

@@ -55,7 +55,7 @@ pub mod convert {
 /// Leaky ReLU on f16, and the 8-lane helpers the PReLU kernels share.
 pub mod leaky_relu {
     use crate::kernels::leaky_relu::{leaky_relu_grad_scalar, leaky_relu_scalar};
-    use half::{bf16, f16};
+    use half::f16;
     use std::arch::x86_64::{
         __m128i, __m256, __m256i, __m512, _mm256_add_epi32, _mm256_blendv_ps, _mm256_castps_si256,
         _mm256_castsi256_ps, _mm256_cmp_ps, _mm256_cvtph_ps, _mm256_cvtps_ph, _mm256_fmsub_ps,
@@ -89,7 +89,7 @@ pub mod leaky_relu {
     /// exact product (nearest-rounding twice is not). Exact products pass unchanged; a NaN or
     /// infinite product too (its error is NaN, which compares unequal-unordered).
     #[inline(always)]
-    unsafe fn mul_round_to_odd(alpha: __m256, v: __m256) -> __m256 {
+    pub(in crate::simd::x86) unsafe fn mul_round_to_odd(alpha: __m256, v: __m256) -> __m256 {
         let p = _mm256_mul_ps(alpha, v);
         let err = _mm256_fmsub_ps(alpha, v, p); // exact: α·v − p
         let inexact = _mm256_cmp_ps::<_CMP_NEQ_OQ>(err, _mm256_setzero_ps());
@@ -247,62 +247,6 @@ pub mod leaky_relu {
         let minus_zero = _mm256_cmpeq_epi16_mask(x, _mm256_set1_epi16(0x8000u16 as i16));
         let r = _mm256_mask_blend_epi16(keep, product, x);
         _mm256_mask_blend_epi16(minus_zero, r, _mm256_setzero_si256())
-    }
-
-    /// `out = leaky_relu(x; alpha)` for bf16 (`x = None`: in place), α finite and ≠ 0, 16
-    /// elements a step: widen (a 16-bit shift), α·x rounded to odd in f32 as in
-    /// [`leaky_relu_f16_avx512`] (below 2^−100 the FMA error is taken at scale 2^64, where it is
-    /// exact, so a subnormal product is marked inexact too), round to nearest even on the bits,
-    /// narrow, and select as [`leaky_select_16`] does. The same bits as
-    /// [`crate::kernels::leaky_relu::leaky_relu_scalar`] on bf16 with this f32 α.
-    ///
-    /// # Safety
-    /// The CPU has AVX-512 F, BW and VL, FMA; `x`, when given, has `out.len()` elements.
-    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
-    pub unsafe fn leaky_relu_bf16_avx512(x: Option<&[bf16]>, out: &mut [bf16], alpha: f32) {
-        use std::arch::x86_64::{
-            __m256i, _mm256_loadu_si256, _mm256_set1_epi16, _mm256_storeu_si256, _mm512_abs_ps,
-            _mm512_add_epi32, _mm512_and_si512, _mm512_castps_si512, _mm512_castsi512_ps,
-            _mm512_cmp_ps_mask, _mm512_cvtepi32_epi16, _mm512_cvtepu16_epi32, _mm512_fmsub_ps,
-            _mm512_mask_blend_ps, _mm512_mul_ps, _mm512_mul_round_ps, _mm512_set1_epi32,
-            _mm512_set1_ps, _mm512_slli_epi32, _mm512_srli_epi32, _CMP_LT_OQ, _MM_FROUND_NO_EXC,
-            _MM_FROUND_TO_ZERO,
-        };
-        let n = out.len();
-        let dst = out.as_mut_ptr();
-        let src = x.map_or(dst.cast_const(), <[bf16]>::as_ptr);
-        let a = _mm512_set1_ps(alpha);
-        let one = _mm512_set1_epi32(1);
-        let (tiny, up) = (
-            _mm512_set1_ps(7.888_609e-31),
-            _mm512_set1_ps(18_446_744_073_709_551_616.0),
-        ); // 2^−100, 2^64
-        let half_minus_one = _mm512_set1_epi32(0x7fff);
-        let negative_infinity = _mm256_set1_epi16(0xff80u16 as i16); // bf16 −∞; see leaky_relu_f16c
-        let full = n / 16 * 16;
-        for i in (0..full).step_by(16) {
-            // SAFETY: i + 16 <= n elements of `out` and of `x`; each group is read before it is
-            // written, so in place works.
-            unsafe {
-                let h = _mm256_loadu_si256(src.add(i).cast::<__m256i>());
-                let v = _mm512_castsi512_ps(_mm512_slli_epi32::<16>(_mm512_cvtepu16_epi32(h)));
-                let p = _mm512_mul_round_ps::<{ _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC }>(v, a);
-                let small = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(_mm512_abs_ps(p), tiny);
-                let k = _mm512_mask_blend_ps(small, _mm512_set1_ps(1.0), up);
-                let err = _mm512_fmsub_ps(v, _mm512_mul_ps(a, k), _mm512_mul_ps(p, k));
-                let bits = _mm512_castps_si512(round_to_odd_512(p, err));
-                // round to nearest even on the bits: + 0x7fff + the kept part's last bit
-                let lsb = _mm512_and_si512(_mm512_srli_epi32::<16>(bits), one);
-                let rounded = _mm512_add_epi32(bits, _mm512_add_epi32(half_minus_one, lsb));
-                let narrow = _mm512_cvtepi32_epi16(_mm512_srli_epi32::<16>(rounded));
-                let r = leaky_select_16(h, narrow, negative_infinity);
-                _mm256_storeu_si256(dst.add(i).cast::<__m256i>(), r);
-            }
-        }
-        for i in full..n {
-            // SAFETY: i < n, as above.
-            unsafe { *dst.add(i) = leaky_relu_scalar(*src.add(i), alpha) };
-        }
     }
 
     /// [`leaky_relu_f16c`] with 512-bit vectors, 16 elements a step: α·x rounded toward zero

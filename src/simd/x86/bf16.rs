@@ -1,0 +1,299 @@
+//! bfloat16 leaky ReLU and its gradient with AVX2 and AVX-512, one pass over the raw bits.
+//!
+//! A bf16 is the upper half of an f32, so a vector of bf16 bits splits into its even elements as
+//! f32 (the 32-bit lanes shifted left by 16) and its odd ones (the lanes with the low half
+//! cleared), and the two results join again by one word blend: no shuffles. α·v is rounded to
+//! odd in f32 (the exact product, ≤ 32 significant bits, truncated toward zero, its last bit set
+//! where it was inexact), and that to bf16 to nearest even on the bits: the correct rounding of
+//! the exact product, as [`crate::kernels::leaky_relu::Scale`] gives.
+
+use crate::kernels::leaky_relu::{leaky_relu_grad_scalar, leaky_relu_scalar};
+use half::bf16;
+use std::arch::x86_64::*;
+
+/// bf16 bits as i16: −∞ (as for f16 in `leaky_relu_f16c`: +0, x > 0 and every NaN are above
+/// it, −0 and x < 0 at or below), −0, the magnitude mask, +∞ and the canonical NaN.
+const NEGATIVE_INFINITY: i16 = 0xff80u16 as i16;
+const MINUS_ZERO: i16 = 0x8000u16 as i16;
+const MAGNITUDE: i16 = 0x7fff;
+const INFINITY: i16 = 0x7f80;
+const CANONICAL_NAN: i16 = 0x7fc0;
+/// Rounding to nearest even on f32 bits: + 0x7fff + the kept part's last bit, keep the top half.
+const HALF_MINUS_ONE: i32 = 0x7fff;
+
+/// α·v for 16 f32 lanes (v widened from bf16, α finite) rounded once to bf16, in the upper
+/// half of each lane (the lower half is left over). Toward zero and its last bit set where the
+/// product rounded up and down differ: round to odd, exact even for subnormal products, whose
+/// FMA error could underflow.
+#[inline(always)]
+unsafe fn product_bf16_512(v: __m512, alpha: __m512) -> __m512i {
+    const EXACT: i32 = _MM_FROUND_NO_EXC;
+    let toward_zero = _mm512_mul_round_ps::<{ _MM_FROUND_TO_ZERO | EXACT }>(v, alpha);
+    let up = _mm512_mul_round_ps::<{ _MM_FROUND_TO_POS_INF | EXACT }>(v, alpha);
+    let down = _mm512_mul_round_ps::<{ _MM_FROUND_TO_NEG_INF | EXACT }>(v, alpha);
+    let inexact = _mm512_cmp_ps_mask::<_CMP_NEQ_OQ>(up, down);
+    let one = _mm512_set1_epi32(1);
+    let bits = _mm512_castps_si512(toward_zero);
+    let odd = _mm512_mask_or_epi32(bits, inexact, bits, one);
+    let last = _mm512_and_si512(_mm512_srli_epi32::<16>(odd), one);
+    _mm512_add_epi32(
+        odd,
+        _mm512_add_epi32(_mm512_set1_epi32(HALF_MINUS_ONE), last),
+    )
+}
+
+/// α·v rounded once to bf16 for the 32 bf16 elements whose bits are `h`.
+#[inline(always)]
+unsafe fn scaled_32(h: __m512i, alpha: __m512) -> __m512i {
+    let even = _mm512_castsi512_ps(_mm512_slli_epi32::<16>(h));
+    let odd = _mm512_castsi512_ps(_mm512_and_si512(
+        h,
+        _mm512_set1_epi32(0xffff_0000u32 as i32),
+    ));
+    let even = _mm512_srli_epi32::<16>(product_bf16_512(even, alpha));
+    let odd = product_bf16_512(odd, alpha);
+    _mm512_mask_blend_epi16(0xaaaa_aaaa, even, odd)
+}
+
+/// The mask of the first `n` (< 32) of 32 elements.
+#[inline(always)]
+fn first(n: usize) -> __mmask32 {
+    (1u32 << n) - 1
+}
+
+/// `out = leaky_relu(x; alpha)` for bf16 (`x = None`: in place), α finite and ≠ 0, 32 elements
+/// a step and a masked last step: α·x rounded once, then x's bits where x > 0, x = +0 or x is
+/// NaN, +0 where x = −0 (α·(−0) would be ∓0, and a product that underflows keeps its sign). The
+/// same bits as [`leaky_relu_scalar`] on bf16 with this f32 α.
+///
+/// # Safety
+/// The CPU has AVX-512 F and BW; `x`, when given, has `out.len()` elements.
+#[target_feature(enable = "avx512f,avx512bw")]
+pub unsafe fn leaky_relu_bf16_avx512(x: Option<&[bf16]>, out: &mut [bf16], alpha: f32) {
+    let n = out.len();
+    let dst = out.as_mut_ptr().cast::<i16>();
+    let src = x.map_or(dst.cast_const(), |x| x.as_ptr().cast::<i16>());
+    let a = _mm512_set1_ps(alpha);
+    let step = |h: __m512i| {
+        let keep = _mm512_cmpgt_epi16_mask(h, _mm512_set1_epi16(NEGATIVE_INFINITY));
+        let minus_zero = _mm512_cmpeq_epi16_mask(h, _mm512_set1_epi16(MINUS_ZERO));
+        let r = _mm512_mask_blend_epi16(keep, scaled_32(h, a), h);
+        _mm512_maskz_mov_epi16(!minus_zero, r)
+    };
+    let mut i = 0;
+    // SAFETY: every access is within the n elements of `x` and `out` (the last step masked);
+    // each step reads its elements before it writes them, so in place works.
+    unsafe {
+        while i + 32 <= n {
+            let h = _mm512_loadu_si512(src.add(i).cast());
+            _mm512_storeu_si512(dst.add(i).cast(), step(h));
+            i += 32;
+        }
+        if i < n {
+            let m = first(n - i);
+            let h = _mm512_maskz_loadu_epi16(m, src.add(i));
+            _mm512_mask_storeu_epi16(dst.add(i), m, step(h));
+        }
+    }
+}
+
+/// `out = leaky_relu_grad(grad, x; alpha)` for bf16 (`None`: that input is `out`), α finite, 32
+/// elements a step and a masked last step: `grad` where x > 0, `x` where x is NaN, else α·grad
+/// rounded once (the canonical NaN for a NaN grad; 0 for α = 0). The same bits as
+/// [`leaky_relu_grad_scalar`] on bf16 with this f32 α.
+///
+/// # Safety
+/// The CPU has AVX-512 F and BW; `grad` and `x`, when given, have `out.len()` elements.
+#[target_feature(enable = "avx512f,avx512bw")]
+pub unsafe fn leaky_relu_grad_bf16_avx512(
+    grad: Option<&[bf16]>,
+    x: Option<&[bf16]>,
+    out: &mut [bf16],
+    alpha: f32,
+) {
+    let n = out.len();
+    let dst = out.as_mut_ptr().cast::<i16>();
+    let gp = grad.map_or(dst.cast_const(), |g| g.as_ptr().cast::<i16>());
+    let xp = x.map_or(dst.cast_const(), |x| x.as_ptr().cast::<i16>());
+    let a = _mm512_set1_ps(alpha);
+    let alpha_is_zero = alpha == 0.0;
+    let is_nan = |v: __m512i| {
+        let magnitude = _mm512_and_si512(v, _mm512_set1_epi16(MAGNITUDE));
+        _mm512_cmpgt_epi16_mask(magnitude, _mm512_set1_epi16(INFINITY))
+    };
+    let step = |g: __m512i, x: __m512i| {
+        let scaled = if alpha_is_zero {
+            _mm512_setzero_si512()
+        } else {
+            _mm512_mask_blend_epi16(is_nan(g), scaled_32(g, a), _mm512_set1_epi16(CANONICAL_NAN))
+        };
+        // x > 0 as i16 (+∞ and positive NaNs too: the NaN select comes last)
+        let positive = _mm512_cmpgt_epi16_mask(x, _mm512_setzero_si512());
+        let r = _mm512_mask_blend_epi16(positive, scaled, g);
+        _mm512_mask_blend_epi16(is_nan(x), r, x)
+    };
+    let mut i = 0;
+    // SAFETY: as in `leaky_relu_bf16_avx512`, for both inputs.
+    unsafe {
+        while i + 32 <= n {
+            let g = _mm512_loadu_si512(gp.add(i).cast());
+            let x = _mm512_loadu_si512(xp.add(i).cast());
+            _mm512_storeu_si512(dst.add(i).cast(), step(g, x));
+            i += 32;
+        }
+        if i < n {
+            let m = first(n - i);
+            let g = _mm512_maskz_loadu_epi16(m, gp.add(i));
+            let x = _mm512_maskz_loadu_epi16(m, xp.add(i));
+            _mm512_mask_storeu_epi16(dst.add(i), m, step(g, x));
+        }
+    }
+}
+
+/// α·v for 8 f32 lanes rounded once to bf16, in the upper half of each lane: the product rounded
+/// to odd by its FMA error (exact where |α·v| ≥ 2^−118; see [`SmallProducts`]), then to nearest
+/// even on the bits.
+#[inline(always)]
+unsafe fn product_bf16_256(v: __m256, alpha: __m256) -> __m256i {
+    let odd = _mm256_castps_si256(super::f16c::leaky_relu::mul_round_to_odd(alpha, v));
+    let one = _mm256_set1_epi32(1);
+    let last = _mm256_and_si256(_mm256_srli_epi32::<16>(odd), one);
+    _mm256_add_epi32(
+        odd,
+        _mm256_add_epi32(_mm256_set1_epi32(HALF_MINUS_ONE), last),
+    )
+}
+
+/// α·v rounded once to bf16 for the 16 bf16 elements whose bits are `h`, where no |α·v| is below
+/// 2^−118 (the caller checks with [`SmallProducts`]).
+#[inline(always)]
+unsafe fn scaled_16(h: __m256i, alpha: __m256) -> __m256i {
+    let even = _mm256_castsi256_ps(_mm256_slli_epi32::<16>(h));
+    let odd = _mm256_castsi256_ps(_mm256_and_si256(
+        h,
+        _mm256_set1_epi32(0xffff_0000u32 as i32),
+    ));
+    let even = _mm256_srli_epi32::<16>(product_bf16_256(even, alpha));
+    let odd = product_bf16_256(odd, alpha);
+    _mm256_blend_epi16::<0xaa>(even, odd)
+}
+
+/// Which bf16 values v may give a product |α·v| below 2^−118, where the FMA error of the f32
+/// product can underflow (it is a multiple of 2^(e−31) for a product in [2^e, 2^(e+1))): those
+/// with 0 < |v| below a bound from α, taken one bf16 step high. The AVX2 kernels hand a group
+/// that has one to the generic code.
+#[derive(Clone, Copy)]
+struct SmallProducts {
+    below: i16,
+}
+
+impl SmallProducts {
+    fn new(alpha: f32) -> SmallProducts {
+        // 2^−117 / |α| (a factor 2 of margin over 2^−118 for this division's rounding)
+        let bound = (2f64.powi(-117) / alpha.abs() as f64) as f32;
+        let below = ((bound.to_bits() >> 16) + 1).min(INFINITY as u32) as i16;
+        SmallProducts { below }
+    }
+
+    /// Whether any of the 16 bf16 elements `h` is one.
+    #[inline(always)]
+    unsafe fn any(self, h: __m256i) -> bool {
+        let magnitude = _mm256_and_si256(h, _mm256_set1_epi16(MAGNITUDE));
+        let small = _mm256_and_si256(
+            _mm256_cmpgt_epi16(_mm256_set1_epi16(self.below), magnitude),
+            _mm256_cmpgt_epi16(magnitude, _mm256_setzero_si256()),
+        );
+        _mm256_testz_si256(small, small) == 0
+    }
+}
+
+/// [`leaky_relu_bf16_avx512`] with AVX2, 16 elements a step; a step with a product below 2^−118
+/// (see [`SmallProducts`]) and the last few elements take the generic code. The same bits.
+///
+/// # Safety
+/// The CPU has AVX2 and FMA; `x`, when given, has `out.len()` elements.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn leaky_relu_bf16_avx2(x: Option<&[bf16]>, out: &mut [bf16], alpha: f32) {
+    let n = out.len();
+    let dst = out.as_mut_ptr();
+    let src = x.map_or(dst.cast_const(), <[bf16]>::as_ptr);
+    let a = _mm256_set1_ps(alpha);
+    let small = SmallProducts::new(alpha);
+    let full = n / 16 * 16;
+    let mut i = 0;
+    // SAFETY: i + 16 <= n elements of `out` and of `x`, then i < n; each step reads its elements
+    // before it writes them, so in place works.
+    unsafe {
+        while i < full {
+            let h = _mm256_loadu_si256(src.add(i).cast());
+            if small.any(h) {
+                for j in i..i + 16 {
+                    *dst.add(j) = leaky_relu_scalar(*src.add(j), alpha);
+                }
+            } else {
+                let keep = _mm256_cmpgt_epi16(h, _mm256_set1_epi16(NEGATIVE_INFINITY));
+                let minus_zero = _mm256_cmpeq_epi16(h, _mm256_set1_epi16(MINUS_ZERO));
+                let r = _mm256_blendv_epi8(scaled_16(h, a), h, keep);
+                _mm256_storeu_si256(dst.add(i).cast(), _mm256_andnot_si256(minus_zero, r));
+            }
+            i += 16;
+        }
+        for j in full..n {
+            *dst.add(j) = leaky_relu_scalar(*src.add(j), alpha);
+        }
+    }
+}
+
+/// [`leaky_relu_grad_bf16_avx512`] with AVX2, 16 elements a step; a step with a product below
+/// 2^−118 and the last few elements take the generic code. The same bits.
+///
+/// # Safety
+/// The CPU has AVX2 and FMA; `grad` and `x`, when given, have `out.len()` elements.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn leaky_relu_grad_bf16_avx2(
+    grad: Option<&[bf16]>,
+    x: Option<&[bf16]>,
+    out: &mut [bf16],
+    alpha: f32,
+) {
+    let n = out.len();
+    let dst = out.as_mut_ptr();
+    let gp = grad.map_or(dst.cast_const(), <[bf16]>::as_ptr);
+    let xp = x.map_or(dst.cast_const(), <[bf16]>::as_ptr);
+    let a = _mm256_set1_ps(alpha);
+    let alpha_is_zero = alpha == 0.0;
+    let small = SmallProducts::new(alpha);
+    let is_nan = |v: __m256i| {
+        let magnitude = _mm256_and_si256(v, _mm256_set1_epi16(MAGNITUDE));
+        _mm256_cmpgt_epi16(magnitude, _mm256_set1_epi16(INFINITY))
+    };
+    let full = n / 16 * 16;
+    let mut i = 0;
+    // SAFETY: as in `leaky_relu_bf16_avx2`, for both inputs.
+    unsafe {
+        while i < full {
+            let g = _mm256_loadu_si256(gp.add(i).cast());
+            let x = _mm256_loadu_si256(xp.add(i).cast());
+            if !alpha_is_zero && small.any(g) {
+                for j in i..i + 16 {
+                    *dst.add(j) = leaky_relu_grad_scalar(*gp.add(j), *xp.add(j), alpha);
+                }
+            } else {
+                let scaled = if alpha_is_zero {
+                    _mm256_setzero_si256()
+                } else {
+                    let canonical = _mm256_set1_epi16(CANONICAL_NAN);
+                    _mm256_blendv_epi8(scaled_16(g, a), canonical, is_nan(g))
+                };
+                // x > 0 as i16 (+∞ and positive NaNs too: the NaN select comes last)
+                let positive = _mm256_cmpgt_epi16(x, _mm256_setzero_si256());
+                let r = _mm256_blendv_epi8(scaled, g, positive);
+                _mm256_storeu_si256(dst.add(i).cast(), _mm256_blendv_epi8(r, x, is_nan(x)));
+            }
+            i += 16;
+        }
+        for j in full..n {
+            *dst.add(j) = leaky_relu_grad_scalar(*gp.add(j), *xp.add(j), alpha);
+        }
+    }
+}
