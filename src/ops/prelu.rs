@@ -8,6 +8,8 @@
 use super::{not_a_float, Activation, Arity, Io, Order, Slices};
 use crate::element::Float;
 use crate::kernels::prelu::prelu_grad;
+#[cfg(target_arch = "x86_64")]
+use crate::kernels::prelu::PreluBf16;
 use crate::kernels::prelu::{Prelu, PreluF16c, PreluGradElement};
 use crate::parallel::for_each_chunk;
 use crate::simd::F16c;
@@ -48,7 +50,20 @@ impl Activation for Forward {
                     None => self.generic(io),
                 }
             }
-            Slices::BF16(io) => self.generic(io),
+            Slices::BF16(io) => {
+                #[cfg(target_arch = "x86_64")]
+                if let Some(cpu) = F16c::detect() {
+                    let inner = self.runs.for_order(io.order);
+                    let work = PreluBf16 {
+                        x: io.inputs[0],
+                        alpha: &repeated_for_rows(io.alpha, inner),
+                        inner,
+                        cpu,
+                    };
+                    return for_each_chunk(io.out, &work);
+                }
+                self.generic(io)
+            }
             Slices::F32(io) => self.generic(io),
             Slices::F64(io) => self.generic(io),
             _ => not_a_float(),

@@ -1,10 +1,14 @@
-//! PReLU forward: the generic kernel and the float16 F16C one.
+//! PReLU forward: the generic kernel, the float16 F16C one and the bfloat16 AVX2/AVX-512 one.
 
 use super::Runs;
 use crate::element::Float;
 use crate::kernels::elementwise::{map_unary, ChunkOp};
+#[cfg(target_arch = "x86_64")]
+use crate::kernels::leaky_relu::LeakyReluBf16;
 use crate::kernels::leaky_relu::{leaky_relu_scalar, LeakyRelu, LeakyReluF16c};
 use crate::simd::F16c;
+#[cfg(target_arch = "x86_64")]
+use half::bf16;
 use half::f16;
 
 /// Forward PReLU on a contiguous piece of the flat array that starts at flat index `start`:
@@ -87,6 +91,46 @@ impl ChunkOp<f16> for PreluF16c<'_> {
                 cpu: self.cpu,
             }
             .apply(0, o);
+        }
+    }
+}
+
+/// Forward PReLU on bf16 arrays with AVX2 or AVX-512, as chunk work: each channel run (inner > 1)
+/// goes through the one-pass leaky kernel [`LeakyReluBf16`] with the channel's α (exact in f32),
+/// channel-innermost layouts through a one-pass kernel with one α per element. Bit-identical to
+/// [`Prelu`] on bf16. Its token proves AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+pub struct PreluBf16<'a> {
+    pub x: Option<&'a [bf16]>,
+    pub alpha: &'a [bf16],
+    pub inner: usize,
+    pub cpu: F16c,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl ChunkOp<bf16> for PreluBf16<'_> {
+    const COST: usize = 2;
+    #[inline(always)]
+    fn apply(&self, start: usize, out: &mut [bf16]) {
+        use crate::simd::x86::bf16::{prelu_innermost_bf16_avx2, prelu_innermost_bf16_avx512};
+        let x = self.x.map(|x| &x[start..start + out.len()]);
+        if self.inner == 1 {
+            if self.cpu.avx512() {
+                // SAFETY: `avx512()` says the path in use is AVX-512, whose check covers F, BW.
+                unsafe { prelu_innermost_bf16_avx512(x, out, self.alpha, start) };
+            } else {
+                // SAFETY: the token proves the CPU has AVX2.
+                unsafe { prelu_innermost_bf16_avx2(x, out, self.alpha, start) };
+            }
+            return;
+        }
+        for (i, run, ch) in Runs::new(start, out.len(), self.inner, self.alpha.len()) {
+            LeakyReluBf16 {
+                x: x.map(|x| &x[i..i + run]),
+                alpha: self.alpha[ch].to_f32(),
+                cpu: self.cpu,
+            }
+            .apply(0, &mut out[i..i + run]);
         }
     }
 }

@@ -13,6 +13,8 @@ pub use backward::PreluGradElement;
 // for the F16C kernels (x86-64 only)
 #[cfg(target_arch = "x86_64")]
 pub(crate) use backward::{grad_innermost_plain, grad_run_lanes_from, PLAIN_LANES};
+#[cfg(target_arch = "x86_64")]
+pub use forward::PreluBf16;
 pub use forward::{Prelu, PreluF16c};
 pub use tiles::prelu_grad;
 
@@ -153,6 +155,78 @@ mod tests {
                 let (w, at) = (want[i].to_bits(), (inner, shift, start, i));
                 assert_eq!(got[i].to_bits(), w, "(inner, shift, start, i) = {at:?}");
                 assert_eq!(in_place[i].to_bits(), w, "in place, {at:?}");
+            }
+        }
+    }
+
+    /// The bf16 AVX2 and AVX-512 forward kernels give the generic bf16 forward's bits: every bf16
+    /// value against channels with α = ±0, −1, ±∞, NaN (payloads), subnormal, huge and values
+    /// whose products round, underflow or overflow; rows of 15, 40 and 100 channels (full steps,
+    /// masked or scalar ends), starting mid-row; in and out of place. Channel-innermost on both
+    /// paths; runs (inner > 1) on the path in use.
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn bf16_forward_matches_generic() {
+        use crate::simd::x86::bf16 as simd;
+        use half::bf16;
+        let Some(cpu) = F16c::detect() else {
+            return;
+        };
+        type Innermost = unsafe fn(Option<&[bf16]>, &mut [bf16], &[bf16], usize);
+        let mut paths: Vec<Innermost> = vec![simd::prelu_innermost_bf16_avx2];
+        if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bw") {
+            paths.push(simd::prelu_innermost_bf16_avx512);
+        }
+        let every: Vec<bf16> = (0..=u16::MAX).map(bf16::from_bits).collect();
+        let special = [
+            0x3c24u16, 0x0000, 0x8000, 0xbf80, 0x3e80, 0x0001, 0x7f7f, 0x7f80, 0xff80, 0x7fc1,
+            0xffa0, 0x3f81, 0xbf33, 0x00ff, 0x0d80,
+        ]
+        .map(bf16::from_bits);
+        for channels in [special.len(), 40, 100] {
+            for rotation in 0..special.len() {
+                let alpha: Vec<bf16> = (0..channels)
+                    .map(|c| special[(c + rotation) % special.len()])
+                    .collect();
+                for start in [0usize, 3, 1001] {
+                    let x = &every[start..];
+                    let mut want = vec![bf16::ZERO; x.len()];
+                    prelu(Some(x), &mut want, &alpha, 1, start);
+                    for path in &paths {
+                        let mut got = vec![bf16::ZERO; x.len()];
+                        let mut in_place = x.to_vec();
+                        // SAFETY: the features were checked above; the lengths agree.
+                        unsafe {
+                            path(Some(x), &mut got, &alpha, start);
+                            path(None, &mut in_place, &alpha, start);
+                        }
+                        for i in 0..x.len() {
+                            let at = (channels, rotation, start, i);
+                            assert_eq!(got[i].to_bits(), want[i].to_bits(), "{at:?}");
+                            assert_eq!(in_place[i].to_bits(), want[i].to_bits(), "{at:?}");
+                        }
+                    }
+                    if channels != special.len() || rotation > 0 {
+                        continue;
+                    }
+                    for inner in [7usize, 1000] {
+                        let mut want = vec![bf16::ZERO; x.len()];
+                        prelu(Some(x), &mut want, &alpha, inner, start);
+                        let mut got = vec![bf16::ZERO; x.len()];
+                        let op = PreluBf16 {
+                            x: Some(&every),
+                            alpha: &alpha,
+                            inner,
+                            cpu,
+                        };
+                        op.apply(start, &mut got);
+                        let same = got
+                            .iter()
+                            .zip(&want)
+                            .all(|(g, w)| g.to_bits() == w.to_bits());
+                        assert!(same, "runs of {inner}, start {start}");
+                    }
+                }
             }
         }
     }

@@ -1,4 +1,5 @@
-//! bfloat16 leaky ReLU and its gradient with AVX2 and AVX-512, one pass over the raw bits.
+//! bfloat16 leaky ReLU, its gradient and channel-innermost PReLU with AVX2 and AVX-512, one pass
+//! over the raw bits.
 //!
 //! A bf16 is the upper half of an f32, so a vector of bf16 bits splits into its even elements as
 //! f32 (the 32-bit lanes shifted left by 16) and its odd ones (the lanes with the low half
@@ -34,10 +35,16 @@ unsafe fn product_bf16_512(v: __m512, alpha: __m512) -> __m512i {
     let inexact = _mm512_cmp_ps_mask::<_CMP_NEQ_OQ>(up, down);
     let one = _mm512_set1_epi32(1);
     let bits = _mm512_castps_si512(toward_zero);
-    let odd = _mm512_mask_or_epi32(bits, inexact, bits, one);
-    let last = _mm512_and_si512(_mm512_srli_epi32::<16>(odd), one);
+    nearest_even_512(_mm512_mask_or_epi32(bits, inexact, bits, one))
+}
+
+/// 16 f32 lanes' bits rounded to bf16 (nearest even) in their upper halves: + 0x7fff + the kept
+/// part's last bit. Overflow carries into the exponent and gives ±∞; a NaN may not survive.
+#[inline(always)]
+unsafe fn nearest_even_512(bits: __m512i) -> __m512i {
+    let last = _mm512_and_si512(_mm512_srli_epi32::<16>(bits), _mm512_set1_epi32(1));
     _mm512_add_epi32(
-        odd,
+        bits,
         _mm512_add_epi32(_mm512_set1_epi32(HALF_MINUS_ONE), last),
     )
 }
@@ -156,10 +163,15 @@ pub unsafe fn leaky_relu_grad_bf16_avx512(
 #[inline(always)]
 unsafe fn product_bf16_256(v: __m256, alpha: __m256) -> __m256i {
     let odd = _mm256_castps_si256(super::f16c::leaky_relu::mul_round_to_odd(alpha, v));
-    let one = _mm256_set1_epi32(1);
-    let last = _mm256_and_si256(_mm256_srli_epi32::<16>(odd), one);
+    nearest_even_256(odd)
+}
+
+/// [`nearest_even_512`] for 8 lanes.
+#[inline(always)]
+unsafe fn nearest_even_256(bits: __m256i) -> __m256i {
+    let last = _mm256_and_si256(_mm256_srli_epi32::<16>(bits), _mm256_set1_epi32(1));
     _mm256_add_epi32(
-        odd,
+        bits,
         _mm256_add_epi32(_mm256_set1_epi32(HALF_MINUS_ONE), last),
     )
 }
@@ -294,6 +306,143 @@ pub unsafe fn leaky_relu_grad_bf16_avx2(
         }
         for j in full..n {
             *dst.add(j) = leaky_relu_grad_scalar(*gp.add(j), *xp.add(j), alpha);
+        }
+    }
+}
+
+/// x·α for 32 bf16 pairs (bits `x`, `alpha`), rounded once to bf16: the f32 product of two bf16
+/// values (16 significant bits) is exact where it is at least 2^−134, and below that it rounds to
+/// the same bf16 (0, or the midpoint 2^−134, a tie to 0), so nearest-rounding twice is exact.
+#[inline(always)]
+unsafe fn products_32(x: __m512i, alpha: __m512i) -> __m512i {
+    let high = _mm512_set1_epi32(0xffff_0000u32 as i32);
+    let even = _mm512_mul_ps(
+        _mm512_castsi512_ps(_mm512_slli_epi32::<16>(x)),
+        _mm512_castsi512_ps(_mm512_slli_epi32::<16>(alpha)),
+    );
+    let odd = _mm512_mul_ps(
+        _mm512_castsi512_ps(_mm512_and_si512(x, high)),
+        _mm512_castsi512_ps(_mm512_and_si512(alpha, high)),
+    );
+    let even = _mm512_srli_epi32::<16>(nearest_even_512(_mm512_castps_si512(even)));
+    let odd = nearest_even_512(_mm512_castps_si512(odd));
+    _mm512_mask_blend_epi16(0xaaaa_aaaa, even, odd)
+}
+
+/// Forward PReLU, channel-innermost (inner = 1), on the piece of the flat array that starts at
+/// flat index `start`: `out[i] = leaky_relu(x[i]; alpha[(start + i) % channels])` for bf16 (`x =
+/// None`: in place), 32 elements a step along each row and a masked last step: α·x rounded once
+/// (the canonical NaN for a NaN α), +0 where x = −0 or α = ±0, x's bits where x > 0, x = +0 or x
+/// is NaN. The same bits as [`leaky_relu_scalar`] on bf16.
+///
+/// # Safety
+/// The CPU has AVX-512 F and BW; `x`, when given, has `out.len()` elements.
+#[target_feature(enable = "avx512f,avx512bw")]
+pub unsafe fn prelu_innermost_bf16_avx512(
+    x: Option<&[bf16]>,
+    out: &mut [bf16],
+    alpha: &[bf16],
+    start: usize,
+) {
+    let (n, channels) = (out.len(), alpha.len());
+    let dst = out.as_mut_ptr().cast::<i16>();
+    let src = x.map_or(dst.cast_const(), |x| x.as_ptr().cast::<i16>());
+    let ap = alpha.as_ptr().cast::<i16>();
+    let step = |h: __m512i, a: __m512i| {
+        let magnitude = _mm512_set1_epi16(MAGNITUDE);
+        let a_nan =
+            _mm512_cmpgt_epi16_mask(_mm512_and_si512(a, magnitude), _mm512_set1_epi16(INFINITY));
+        let a_nonzero = _mm512_test_epi16_mask(a, magnitude);
+        let minus_zero = _mm512_cmpeq_epi16_mask(h, _mm512_set1_epi16(MINUS_ZERO));
+        let keep = _mm512_cmpgt_epi16_mask(h, _mm512_set1_epi16(NEGATIVE_INFINITY));
+        let p = _mm512_mask_blend_epi16(a_nan, products_32(h, a), _mm512_set1_epi16(CANONICAL_NAN));
+        let p = _mm512_maskz_mov_epi16(a_nonzero & !minus_zero, p);
+        _mm512_mask_blend_epi16(keep, p, h)
+    };
+    let (mut i, mut ch) = (0, start % channels);
+    // SAFETY: i + j + 32 <= n elements of `out` (and `x`) and ch + j + 32 <= channels of `alpha`,
+    // or the step is masked to what is left of both; each step reads its elements before it
+    // writes them, so in place works.
+    unsafe {
+        while i < n {
+            let run = (n - i).min(channels - ch);
+            let mut j = 0;
+            while j + 32 <= run {
+                let h = _mm512_loadu_si512(src.add(i + j).cast());
+                let a = _mm512_loadu_si512(ap.add(ch + j).cast());
+                _mm512_storeu_si512(dst.add(i + j).cast(), step(h, a));
+                j += 32;
+            }
+            if j < run {
+                let m = first(run - j);
+                let h = _mm512_maskz_loadu_epi16(m, src.add(i + j));
+                let a = _mm512_maskz_loadu_epi16(m, ap.add(ch + j));
+                _mm512_mask_storeu_epi16(dst.add(i + j), m, step(h, a));
+            }
+            i += run;
+            ch = 0;
+        }
+    }
+}
+
+/// [`products_32`] for 16 pairs.
+#[inline(always)]
+unsafe fn products_16(x: __m256i, alpha: __m256i) -> __m256i {
+    let high = _mm256_set1_epi32(0xffff_0000u32 as i32);
+    let even = _mm256_mul_ps(
+        _mm256_castsi256_ps(_mm256_slli_epi32::<16>(x)),
+        _mm256_castsi256_ps(_mm256_slli_epi32::<16>(alpha)),
+    );
+    let odd = _mm256_mul_ps(
+        _mm256_castsi256_ps(_mm256_and_si256(x, high)),
+        _mm256_castsi256_ps(_mm256_and_si256(alpha, high)),
+    );
+    let even = _mm256_srli_epi32::<16>(nearest_even_256(_mm256_castps_si256(even)));
+    let odd = nearest_even_256(_mm256_castps_si256(odd));
+    _mm256_blend_epi16::<0xaa>(even, odd)
+}
+
+/// [`prelu_innermost_bf16_avx512`] with AVX2, 16 elements a step along each row; the last few of
+/// a row take the generic code. The same bits.
+///
+/// # Safety
+/// The CPU has AVX2; `x`, when given, has `out.len()` elements.
+#[target_feature(enable = "avx2")]
+pub unsafe fn prelu_innermost_bf16_avx2(
+    x: Option<&[bf16]>,
+    out: &mut [bf16],
+    alpha: &[bf16],
+    start: usize,
+) {
+    let (n, channels) = (out.len(), alpha.len());
+    let dst = out.as_mut_ptr();
+    let src = x.map_or(dst.cast_const(), <[bf16]>::as_ptr);
+    let (mut i, mut ch) = (0, start % channels);
+    // SAFETY: i + j + 16 <= n elements of `out` (and `x`) and ch + j + 16 <= channels of `alpha`,
+    // then single elements within both; each step reads its elements before it writes them, so
+    // in place works.
+    unsafe {
+        while i < n {
+            let run = (n - i).min(channels - ch);
+            let full = run / 16 * 16;
+            for j in (0..full).step_by(16) {
+                let h = _mm256_loadu_si256(src.add(i + j).cast());
+                let a = _mm256_loadu_si256(alpha.as_ptr().add(ch + j).cast());
+                let magnitude = _mm256_and_si256(a, _mm256_set1_epi16(MAGNITUDE));
+                let a_nan = _mm256_cmpgt_epi16(magnitude, _mm256_set1_epi16(INFINITY));
+                let a_zero = _mm256_cmpeq_epi16(magnitude, _mm256_setzero_si256());
+                let minus_zero = _mm256_cmpeq_epi16(h, _mm256_set1_epi16(MINUS_ZERO));
+                let keep = _mm256_cmpgt_epi16(h, _mm256_set1_epi16(NEGATIVE_INFINITY));
+                let canonical = _mm256_set1_epi16(CANONICAL_NAN);
+                let p = _mm256_blendv_epi8(products_16(h, a), canonical, a_nan);
+                let p = _mm256_andnot_si256(_mm256_or_si256(a_zero, minus_zero), p);
+                _mm256_storeu_si256(dst.add(i + j).cast(), _mm256_blendv_epi8(p, h, keep));
+            }
+            for j in full..run {
+                *dst.add(i + j) = leaky_relu_scalar(*src.add(i + j), alpha[ch + j]);
+            }
+            i += run;
+            ch = 0;
         }
     }
 }
