@@ -201,8 +201,45 @@ pub trait PreluGradElement: Float {
 
 impl PreluGradElement for f32 {}
 impl PreluGradElement for f64 {}
-/// bf16 ↔ f32 is a shift, so the generic fused loops vectorize as they are.
-impl PreluGradElement for half::bf16 {}
+
+/// bf16 on the AVX2 and AVX-512 paths: one-pass kernels that give the generic loops' bits.
+impl PreluGradElement for half::bf16 {
+    #[inline(always)]
+    fn grad_run_lanes(
+        g: &[Self],
+        x: &[Self],
+        out: &mut [Self],
+        alpha: Self,
+        lanes: &mut [f64; PLAIN_LANES],
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(_proof) = crate::simd::F16c::detect() {
+            // SAFETY: the token proves the CPU has AVX2.
+            return unsafe {
+                crate::simd::x86::bf16::grad_run_lanes_bf16_avx2(g, x, out, alpha, lanes)
+            };
+        }
+        grad_run_lanes(g, x, out, alpha, lanes);
+    }
+
+    #[inline(always)]
+    fn grad_innermost_plain(
+        g: &[Self],
+        x: &[Self],
+        out: &mut [Self],
+        alpha: &[Self],
+        plain: &mut [f64],
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(_proof) = crate::simd::F16c::detect() {
+            // SAFETY: as above.
+            return unsafe {
+                crate::simd::x86::bf16::grad_innermost_plain_bf16_avx2(g, x, out, alpha, plain)
+            };
+        }
+        grad_innermost_plain(g, x, out, alpha, plain);
+    }
+}
 
 impl PreluGradElement for f16 {
     #[inline(always)]

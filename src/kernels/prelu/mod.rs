@@ -231,19 +231,26 @@ mod tests {
         }
     }
 
-    /// The F16C backward kernels give the generic f16 loops' bits: every f16 grad against every f16
-    /// x (three pairings), plus every pair of special values, for α that round, underflow,
-    /// overflow, are ±0 or NaN, with lanes that start non-zero and lengths that leave a tail.
-    #[test]
     #[cfg(target_arch = "x86_64")]
-    fn f16c_backward_matches_generic() {
-        if F16c::detect().is_none() {
-            return;
-        }
-        let special: Vec<u16> = vec![
-            0x0000, 0x8000, 0x7c00, 0xfc00, 0x7e00, 0xfe00, 0x7c01, 0x7d23, 0xfd00, 0x0001, 0x8001,
-            0x03ff, 0x83ff, 0x3c00, 0xbc00, 0x7bff, 0xfbff,
-        ];
+    type RunKernel<T> = unsafe fn(&[T], &[T], &mut [T], T, &mut [f64; PLAIN_LANES]);
+    #[cfg(target_arch = "x86_64")]
+    type InnermostKernel<T> = unsafe fn(&[T], &[T], &mut [T], &[T], &mut [f64]);
+
+    /// The one-pass backward kernels of a half type (bits `from_bits`/`to_bits`), against the
+    /// generic loops: every grad against every x (three pairings), plus every pair of `special`
+    /// values, for `alphas`, with lanes that start non-zero and lengths that leave a tail. Where
+    /// α and grad are both NaN, which NaN a product keeps is not fixed unless `exact_nans`.
+    #[cfg(target_arch = "x86_64")]
+    #[allow(clippy::too_many_arguments)]
+    fn backward_matches_generic<T: PreluGradElement + std::fmt::Display>(
+        from_bits: fn(u16) -> T,
+        to_bits: fn(T) -> u16,
+        special: &[u16],
+        alphas: &[T],
+        exact_nans: bool,
+        run_kernel: RunKernel<T>,
+        innermost_kernel: InnermostKernel<T>,
+    ) {
         let mut g: Vec<u16> = Vec::new();
         let mut x: Vec<u16> = Vec::new();
         for shift in [0u32, 12345, 40000] {
@@ -252,28 +259,27 @@ mod tests {
                 x.push((i.wrapping_mul(40503).wrapping_add(shift) & 0xffff) as u16);
             }
         }
-        for &a in &special {
-            for &b in &special {
+        for &a in special {
+            for &b in special {
                 g.push(a);
                 x.push(b);
             }
         }
-        let (g, x): (Vec<f16>, Vec<f16>) = (
-            g.into_iter().map(f16::from_bits).collect(),
-            x.into_iter().map(f16::from_bits).collect(),
+        let (g, x): (Vec<T>, Vec<T>) = (
+            g.into_iter().map(from_bits).collect(),
+            x.into_iter().map(from_bits).collect(),
         );
-        let same = |got: f16, want: f16, alpha: f16, g: f16| {
-            // with α and grad both NaN, which NaN a product keeps is not fixed
-            got.to_bits() == want.to_bits()
-                || (got.is_nan() && want.is_nan() && alpha.is_nan() && g.is_nan())
+        let same = |got: T, want: T, alpha: T, g: T| {
+            to_bits(got) == to_bits(want)
+                || (!exact_nans && got.is_nan() && want.is_nan() && alpha.is_nan() && g.is_nan())
         };
         let same_sum = |a: f64, b: f64| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan());
-        let alphas = [0.25f32, 0.0, -0.0, -1.0, 3.0e-5, 65504.0, f32::NAN].map(f16::from_f32);
+        let zero = from_bits(0);
         for len in [g.len(), g.len() - 5] {
             let (g, x) = (&g[..len], &x[..len]);
-            for &alpha in &alphas {
-                let mut want = vec![f16::ZERO; len];
-                let mut got = vec![f16::ZERO; len];
+            for &alpha in alphas {
+                let mut want = vec![zero; len];
+                let mut got = vec![zero; len];
                 // runs of 61 (3 blocks and a tail), so a NaN term spoils one run's sums only
                 for s in (0..len).step_by(61) {
                     let e = (s + 61).min(len);
@@ -282,16 +288,8 @@ mod tests {
                     let mut got_lanes = want_lanes;
                     let (gs, xs) = (&g[s..e], &x[s..e]);
                     grad_run_lanes(gs, xs, &mut want[s..e], alpha, &mut want_lanes);
-                    // SAFETY: the CPU has F16C (checked above).
-                    unsafe {
-                        crate::simd::x86::f16c::prelu::grad_run_lanes_f16c(
-                            gs,
-                            xs,
-                            &mut got[s..e],
-                            alpha,
-                            &mut got_lanes,
-                        )
-                    };
+                    // SAFETY: the caller checked the kernel's CPU features.
+                    unsafe { run_kernel(gs, xs, &mut got[s..e], alpha, &mut got_lanes) };
                     for (a, b) in got_lanes.iter().zip(&want_lanes) {
                         assert!(
                             same_sum(*a, *b),
@@ -303,43 +301,88 @@ mod tests {
                     assert!(
                         same(got[i], want[i], alpha, g[i]),
                         "run: alpha {alpha}, g {:#06x}, x {:#06x}: {:#06x} vs {:#06x}",
-                        g[i].to_bits(),
-                        x[i].to_bits(),
-                        got[i].to_bits(),
-                        want[i].to_bits()
+                        to_bits(g[i]),
+                        to_bits(x[i]),
+                        to_bits(got[i]),
+                        to_bits(want[i])
                     );
                 }
             }
             // one α per element, cycling through all of them
-            let alpha: Vec<f16> = (0..len).map(|i| alphas[i % alphas.len()]).collect();
-            let mut want = vec![f16::ZERO; len];
-            let mut got = vec![f16::ZERO; len];
+            let alpha: Vec<T> = (0..len).map(|i| alphas[i % alphas.len()]).collect();
+            let mut want = vec![zero; len];
+            let mut got = vec![zero; len];
             let mut want_plain: Vec<f64> = (0..len).map(|i| (i % 5) as f64 - 2.0).collect();
             let mut got_plain = want_plain.clone();
             grad_innermost_plain(g, x, &mut want, &alpha, &mut want_plain);
             // SAFETY: as above.
-            unsafe {
-                crate::simd::x86::f16c::prelu::grad_innermost_plain_f16c(
-                    g,
-                    x,
-                    &mut got,
-                    &alpha,
-                    &mut got_plain,
-                )
-            };
+            unsafe { innermost_kernel(g, x, &mut got, &alpha, &mut got_plain) };
             for i in 0..len {
                 assert!(
                     same(got[i], want[i], alpha[i], g[i]),
                     "innermost: alpha {}, g {:#06x}, x {:#06x}: {:#06x} vs {:#06x}",
                     alpha[i],
-                    g[i].to_bits(),
-                    x[i].to_bits(),
-                    got[i].to_bits(),
-                    want[i].to_bits()
+                    to_bits(g[i]),
+                    to_bits(x[i]),
+                    to_bits(got[i]),
+                    to_bits(want[i])
                 );
                 assert!(same_sum(got_plain[i], want_plain[i]), "innermost sum {i}");
             }
         }
+    }
+
+    /// The F16C backward kernels give the generic f16 loops' bits, for α that round, underflow,
+    /// overflow, are ±0 or NaN.
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn f16c_backward_matches_generic() {
+        if F16c::detect().is_none() {
+            return;
+        }
+        let special = [
+            0x0000, 0x8000, 0x7c00, 0xfc00, 0x7e00, 0xfe00, 0x7c01, 0x7d23, 0xfd00, 0x0001, 0x8001,
+            0x03ff, 0x83ff, 0x3c00, 0xbc00, 0x7bff, 0xfbff,
+        ];
+        let alphas = [0.25f32, 0.0, -0.0, -1.0, 3.0e-5, 65504.0, f32::NAN].map(f16::from_f32);
+        backward_matches_generic(
+            f16::from_bits,
+            f16::to_bits,
+            &special,
+            &alphas,
+            false,
+            crate::simd::x86::f16c::prelu::grad_run_lanes_f16c,
+            crate::simd::x86::f16c::prelu::grad_innermost_plain_f16c,
+        );
+    }
+
+    /// The AVX2 bf16 backward kernels give the generic bf16 loops' bits (NaNs included: both
+    /// make every NaN product the canonical NaN), for α that round, underflow products below
+    /// f32's range (whose terms only f64 holds), overflow, are ±0, ±∞ or NaN.
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn bf16_backward_matches_generic() {
+        use half::bf16;
+        if F16c::detect().is_none() {
+            return;
+        }
+        let special = [
+            0x0000, 0x8000, 0x7f80, 0xff80, 0x7fc0, 0xffc0, 0x7f81, 0x7fa3, 0xff90, 0x0001, 0x8001,
+            0x007f, 0x807f, 0x3f80, 0xbf80, 0x7f7f, 0xff7f, 0x0080,
+        ];
+        let alphas = [
+            0x3e80u16, 0x0000, 0x8000, 0xbf80, 0x0d80, 0x0001, 0x7f7f, 0x7f80, 0x7fc1,
+        ]
+        .map(bf16::from_bits);
+        backward_matches_generic(
+            bf16::from_bits,
+            bf16::to_bits,
+            &special,
+            &alphas,
+            true,
+            crate::simd::x86::bf16::grad_run_lanes_bf16_avx2,
+            crate::simd::x86::bf16::grad_innermost_plain_bf16_avx2,
+        );
     }
 
     /// The three-pass run loop (f16 without F16C) gives the fused loop's bits, gradient and lanes,

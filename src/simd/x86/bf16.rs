@@ -1,5 +1,5 @@
-//! bfloat16 leaky ReLU, its gradient and channel-innermost PReLU with AVX2 and AVX-512, one pass
-//! over the raw bits.
+//! bfloat16 leaky ReLU, its gradient and PReLU (forward channel-innermost, backward's inner
+//! loops) with AVX2 and AVX-512, one pass over the raw bits.
 //!
 //! A bf16 is the upper half of an f32, so a vector of bf16 bits splits into its even elements as
 //! f32 (the 32-bit lanes shifted left by 16) and its odd ones (the lanes with the low half
@@ -9,6 +9,7 @@
 //! the exact product, as [`crate::kernels::leaky_relu::Scale`] gives.
 
 use crate::kernels::leaky_relu::{leaky_relu_grad_scalar, leaky_relu_scalar};
+use crate::kernels::prelu::{grad_innermost_plain, grad_run_lanes_from, PLAIN_LANES};
 use half::bf16;
 use std::arch::x86_64::*;
 
@@ -445,4 +446,156 @@ pub unsafe fn prelu_innermost_bf16_avx2(
             ch = 0;
         }
     }
+}
+
+/// The PReLU gradient of 16 bf16 elements (bits `g`, `x`, `alpha`, one α per element): `g` where
+/// x > 0, `x` where x is NaN, 0 where α = ±0, else α·g rounded once ([`products_16`]; a NaN
+/// product, from a NaN α or grad or 0·∞, the canonical NaN), as [`leaky_relu_grad_scalar`] on bf16.
+#[inline(always)]
+unsafe fn prelu_grad_16(g: __m256i, x: __m256i, alpha: __m256i) -> __m256i {
+    let magnitude = _mm256_set1_epi16(MAGNITUDE);
+    let infinity = _mm256_set1_epi16(INFINITY);
+    let p = products_16(g, alpha);
+    // the product is NaN where an input is, or where one is ±0 and the other ±∞
+    let (gm, am) = (
+        _mm256_and_si256(g, magnitude),
+        _mm256_and_si256(alpha, magnitude),
+    );
+    let zero = _mm256_setzero_si256();
+    let nan = _mm256_or_si256(
+        _mm256_or_si256(
+            _mm256_cmpgt_epi16(gm, infinity),
+            _mm256_cmpgt_epi16(am, infinity),
+        ),
+        _mm256_or_si256(
+            _mm256_and_si256(
+                _mm256_cmpeq_epi16(gm, zero),
+                _mm256_cmpeq_epi16(am, infinity),
+            ),
+            _mm256_and_si256(
+                _mm256_cmpeq_epi16(gm, infinity),
+                _mm256_cmpeq_epi16(am, zero),
+            ),
+        ),
+    );
+    let p = _mm256_blendv_epi8(p, _mm256_set1_epi16(CANONICAL_NAN), nan);
+    let p = _mm256_andnot_si256(_mm256_cmpeq_epi16(am, zero), p);
+    // x > 0 as i16 (+∞ and positive NaNs too: the NaN select comes last)
+    let r = _mm256_blendv_epi8(p, g, _mm256_cmpgt_epi16(x, zero));
+    _mm256_blendv_epi8(
+        r,
+        x,
+        _mm256_cmpgt_epi16(_mm256_and_si256(x, magnitude), infinity),
+    )
+}
+
+/// The α-gradient terms grad·min(0, x) of 16 bf16 elements as four f64 vectors of four, in
+/// element order: the product in f64 (16 significant bits: exact, where f32 could underflow), 0
+/// where x ≥ 0 (±0 too, even for an infinite grad), NaN where x is NaN.
+#[inline(always)]
+unsafe fn prelu_terms_16(g: __m256i, x: __m256i) -> [__m256d; 4] {
+    // bf16 → f32 by interleaving with zero words: elements 0-3 and 8-11, then 4-7 and 12-15
+    let zero = _mm256_setzero_si256();
+    let widened = [
+        (
+            _mm256_unpacklo_epi16(zero, g),
+            _mm256_unpacklo_epi16(zero, x),
+        ),
+        (
+            _mm256_unpackhi_epi16(zero, g),
+            _mm256_unpackhi_epi16(zero, x),
+        ),
+    ];
+    let mut terms = [_mm256_setzero_pd(); 4];
+    for (k, (g, x)) in widened.into_iter().enumerate() {
+        let (g, x) = (_mm256_castsi256_ps(g), _mm256_castsi256_ps(x));
+        let nonnegative = _mm256_cmp_ps::<_CMP_GE_OQ>(x, _mm256_setzero_ps());
+        let (g, x) = (
+            _mm256_andnot_ps(nonnegative, g),
+            _mm256_andnot_ps(nonnegative, x),
+        );
+        let product = |g: __m128, x: __m128| _mm256_mul_pd(_mm256_cvtps_pd(g), _mm256_cvtps_pd(x));
+        terms[k] = product(_mm256_castps256_ps128(g), _mm256_castps256_ps128(x));
+        terms[k + 2] = product(_mm256_extractf128_ps::<1>(g), _mm256_extractf128_ps::<1>(x));
+    }
+    terms
+}
+
+/// [`crate::kernels::prelu::PreluGradElement::grad_run_lanes`] for bf16 with AVX2: per 16
+/// elements, the gradient on the bits ([`prelu_grad_16`]) and the terms in f64
+/// ([`prelu_terms_16`]) added to the 16 lanes in element order, so the sums are bit for bit the
+/// generic loop's.
+///
+/// # Safety
+/// The CPU has AVX2.
+#[target_feature(enable = "avx2")]
+pub unsafe fn grad_run_lanes_bf16_avx2(
+    g: &[bf16],
+    x: &[bf16],
+    out: &mut [bf16],
+    alpha: bf16,
+    lanes: &mut [f64; PLAIN_LANES],
+) {
+    let n = out.len();
+    let (g, x) = (&g[..n], &x[..n]);
+    let a = _mm256_set1_epi16(alpha.to_bits() as i16);
+    let full = n - n % PLAIN_LANES;
+    let lp = lanes.as_mut_ptr();
+    // SAFETY: lanes has 16 = 4 × 4 f64; i + 16 <= full <= n elements of g, x and out.
+    unsafe {
+        let mut acc = [0, 4, 8, 12].map(|l| _mm256_loadu_pd(lp.add(l)));
+        for i in (0..full).step_by(PLAIN_LANES) {
+            let gh = _mm256_loadu_si256(g.as_ptr().add(i).cast());
+            let xh = _mm256_loadu_si256(x.as_ptr().add(i).cast());
+            _mm256_storeu_si256(out.as_mut_ptr().add(i).cast(), prelu_grad_16(gh, xh, a));
+            for (acc, t) in acc.iter_mut().zip(prelu_terms_16(gh, xh)) {
+                *acc = _mm256_add_pd(*acc, t);
+            }
+        }
+        for (k, v) in acc.into_iter().enumerate() {
+            _mm256_storeu_pd(lp.add(4 * k), v);
+        }
+    }
+    grad_run_lanes_from(g, x, out, alpha, lanes, full);
+}
+
+/// [`crate::kernels::prelu::PreluGradElement::grad_innermost_plain`] for bf16 with AVX2, as
+/// [`grad_run_lanes_bf16_avx2`] with one α per element.
+///
+/// # Safety
+/// The CPU has AVX2.
+#[target_feature(enable = "avx2")]
+pub unsafe fn grad_innermost_plain_bf16_avx2(
+    g: &[bf16],
+    x: &[bf16],
+    out: &mut [bf16],
+    alpha: &[bf16],
+    plain: &mut [f64],
+) {
+    let n = out.len();
+    let (g, x, alpha, plain) = (&g[..n], &x[..n], &alpha[..n], &mut plain[..n]);
+    let full = n / 16 * 16;
+    for i in (0..full).step_by(16) {
+        // SAFETY: i + 16 <= n elements of every slice.
+        unsafe {
+            let gh = _mm256_loadu_si256(g.as_ptr().add(i).cast());
+            let xh = _mm256_loadu_si256(x.as_ptr().add(i).cast());
+            let ah = _mm256_loadu_si256(alpha.as_ptr().add(i).cast());
+            _mm256_storeu_si256(out.as_mut_ptr().add(i).cast(), prelu_grad_16(gh, xh, ah));
+            let pp = plain.as_mut_ptr().add(i);
+            for (k, t) in prelu_terms_16(gh, xh).into_iter().enumerate() {
+                _mm256_storeu_pd(
+                    pp.add(4 * k),
+                    _mm256_add_pd(_mm256_loadu_pd(pp.add(4 * k)), t),
+                );
+            }
+        }
+    }
+    grad_innermost_plain(
+        &g[full..],
+        &x[full..],
+        &mut out[full..],
+        &alpha[full..],
+        &mut plain[full..],
+    );
 }
