@@ -125,8 +125,15 @@ def _blas_threads() -> int | None:
 
 
 def _tensors(torch: Any, *arrays: Array) -> tuple[Any, ...]:
-    """Tensors sharing the arrays' memory (no copy), or Nones without PyTorch."""
-    return tuple(torch.from_numpy(a) if torch else None for a in arrays)
+    """Tensors sharing the arrays' memory (no copy), or Nones without PyTorch. torch.from_numpy
+    has no bfloat16: those arrays go as the same bytes viewed as int16, then as bfloat16."""
+
+    def tensor(a: Array) -> Any:
+        if a.dtype.name == "bfloat16":
+            return torch.from_numpy(a.view(np.int16)).view(torch.bfloat16)
+        return torch.from_numpy(a)
+
+    return tuple(tensor(a) if torch else None for a in arrays)
 
 
 def _data(n: int, dtype: Any, seed: int = 0) -> Array:
@@ -206,25 +213,47 @@ def _dtype_cases(dtype: Any, size: str, n: int, torch: Any) -> list[Case]:
             lambda: F.leaky_relu(x, 0.01, out=o),
             leaky_peers,
         ),
+        *_leaky_grad_cases(x, size, torch),
         Case("softplus", name, size, 2 * x.nbytes, lambda: F.softplus(x, out=o), softplus_peers),
     ]
 
 
-def _bfloat16_cases(size: str, n: int, torch: Any) -> list[Case]:
-    """relu, leaky_relu and softplus on ``ml_dtypes.bfloat16`` arrays, against PyTorch's bfloat16
-    on the same memory; none without ml_dtypes."""
+def _leaky_grad_cases(x: Array, size: str, torch: Any) -> list[Case]:
+    """leaky_relu_grad into out= for a half type, against PyTorch's leaky_relu_backward into a
+    preallocated grad_input (NumPy has no half-precision path worth timing)."""
+    g = _data(x.size, x.dtype, seed=1)
+    o = np.empty_like(x)
+    peers: dict[str, Fn] = {}
+    if torch:
+        tg, tx, to = _tensors(torch, g, x, o)
+        backward = torch.ops.aten.leaky_relu_backward.grad_input
+        peers["torch"] = lambda: backward(tg, tx, 0.01, False, grad_input=to)
+    run = lambda: F.leaky_relu_grad(g, x, 0.01, out=o)  # noqa: E731
+    return [Case("leaky_relu_grad out=", x.dtype.name, size, 3 * x.nbytes, run, peers)]
+
+
+def _bfloat16_dtype() -> Any:
+    """ml_dtypes.bfloat16, or None without ml_dtypes."""
     try:
         import ml_dtypes
     except ImportError:
+        return None
+    return ml_dtypes.bfloat16
+
+
+def _bfloat16_cases(size: str, n: int, torch: Any) -> list[Case]:
+    """relu, leaky_relu (and its gradient) and softplus on ``ml_dtypes.bfloat16`` arrays, against
+    PyTorch's bfloat16 on the same memory; none without ml_dtypes."""
+    bfloat16 = _bfloat16_dtype()
+    if bfloat16 is None:
         return []
-    x = _data(n, ml_dtypes.bfloat16)
+    x = _data(n, bfloat16)
     o = np.empty_like(x)
     relu_peers: dict[str, Fn] = {}
     leaky_peers: dict[str, Fn] = {}
     softplus_peers: dict[str, Fn] = {}
     if torch:
-        # torch.from_numpy has no bfloat16: the same bytes as int16, viewed as bfloat16
-        tx, to = (torch.from_numpy(a.view(np.int16)).view(torch.bfloat16) for a in (x, o))
+        tx, to = _tensors(torch, x, o)
         relu_peers["torch"] = lambda: torch.clamp_min(tx, 0, out=to)
         leaky_peers["torch"] = lambda: torch._C._nn.leaky_relu(tx, 0.01, out=to)
         softplus_peers["torch"] = lambda: torch._C._nn.softplus(tx, 1, 20, out=to)
@@ -239,6 +268,7 @@ def _bfloat16_cases(size: str, n: int, torch: Any) -> list[Case]:
             lambda: F.leaky_relu(x, 0.01, out=o),
             leaky_peers,
         ),
+        *_leaky_grad_cases(x, size, torch),
         Case("softplus", "bfloat16", size, nbytes, lambda: F.softplus(x, out=o), softplus_peers),
     ]
 
@@ -267,12 +297,12 @@ def _prelu_cases(
     fwd_peers: dict[str, Fn] = {"numpy": lambda: np.maximum(x, np.multiply(x, a_b, out=o), out=o)}
     bwd_peers: dict[str, Fn] = {"numpy": numpy_backward}
     if torch:
-        tx, ta = torch.from_numpy(x), torch.from_numpy(alpha)
+        tx, ta = _tensors(torch, x, alpha)
         fwd_peers["torch"] = lambda: torch.nn.functional.prelu(tx, ta)
         if backward:
             txg, tag = tx.clone().requires_grad_(True), ta.clone().requires_grad_(True)
             y = torch.nn.functional.prelu(txg, tag)
-            tgr = torch.from_numpy(g)
+            (tgr,) = _tensors(torch, g)
             bwd_peers["torch"] = lambda: torch.autograd.grad(y, (txg, tag), tgr, retain_graph=True)
     name = np.dtype(dtype).name
     cases = []
@@ -457,6 +487,9 @@ def build_cases(quick: bool) -> list[Case]:
     if not quick:
         nchw = shapes["NCHW 32x64x56x56"]
         cases += _prelu_cases("NCHW 32x64x56x56", nchw, torch, np.float16, forward=False)
+        bfloat16 = _bfloat16_dtype()
+        if bfloat16 is not None:
+            cases += _prelu_cases("NCHW 32x64x56x56", nchw, torch, bfloat16)
     cases += _mlp_cases()
     return cases
 
