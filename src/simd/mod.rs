@@ -96,7 +96,7 @@ pub fn isa() -> Isa {
 
 /// Proof that the kernels may use F16C, AVX2 and FMA: the path in use is AVX2 or AVX-512, whose
 /// availability check covers all three. Only [`F16c::detect`] makes one, so every kernel that
-/// takes it (the float16 one-pass kernels) can run its intrinsics without checking again.
+/// takes it (the float16 and bfloat16 one-pass kernels) can run its intrinsics without checking again.
 #[derive(Clone, Copy, Debug)]
 pub struct F16c {
     _proof: (),

@@ -1,5 +1,5 @@
-//! x86-64: the AVX2 and AVX-512 trampolines, the F16C intrinsics, the bfloat16 leaky kernels,
-//! and the VBMI byte lookup.
+//! x86-64: the AVX2 and AVX-512 trampolines, the F16C intrinsics, the bfloat16 leaky and PReLU
+//! kernels, and the VBMI byte lookup.
 
 pub mod avx2;
 pub mod avx512;
