@@ -25,6 +25,9 @@ impl Forward {
     /// The op for q of `dtype` (int8 or uint8); `runs` says which elements each channel
     /// (each α) covers.
     pub fn new(dtype: Dtype, function: &Function, p: &Quantization, runs: ChannelRuns) -> Forward {
+        // the tables are float arithmetic on the calling thread: in the IEEE default, not the
+        // caller's flush-to-zero or rounding mode (a subnormal scale would read as 0)
+        let _env = crate::fpenv::Standard::enter();
         let tables = match dtype {
             Dtype::I8 => tables::<i8>(function, p),
             _ => tables::<u8>(function, p),
