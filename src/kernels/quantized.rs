@@ -331,7 +331,7 @@ fn floor_if_clear(w: Dd, bound: f64) -> Option<i64> {
 pub fn lookup(table: &Table, x: Option<&[u8]>, out: &mut [u8]) {
     #[cfg(target_arch = "x86_64")]
     if let Some(cpu) = crate::simd::Vbmi::detect() {
-        crate::simd::x86::vbmi::lookup(cpu, table, x, out);
+        crate::simd::x86::byte_lookup::vbmi(cpu, table, x, out);
         return;
     }
     lookup_portable(table, x, out);

@@ -1,5 +1,6 @@
-//! AVX-512 VBMI: a 256-entry byte table lookup, 64 bytes per step (`vpermi2b` on each half of
-//! the table, the top bit of the index picking the half).
+//! The quantized kernels' 256-entry byte table lookup, `out[i] = table[x[i]]`, exact, with AVX-512
+//! VBMI: 64 bytes per step, `vpermi2b` on each half of the table and a blend on the index's top
+//! bit.
 
 use crate::kernels::quantized::Table;
 use crate::simd::Vbmi;
@@ -7,7 +8,7 @@ use std::arch::x86_64::*;
 
 /// `out[i] = table[x[i]]`; `x = None`: `out` is also the input.
 #[inline]
-pub fn lookup(_cpu: Vbmi, table: &Table, x: Option<&[u8]>, out: &mut [u8]) {
+pub fn vbmi(_cpu: Vbmi, table: &Table, x: Option<&[u8]>, out: &mut [u8]) {
     let src = match x {
         Some(x) => {
             assert_eq!(x.len(), out.len());
@@ -18,13 +19,13 @@ pub fn lookup(_cpu: Vbmi, table: &Table, x: Option<&[u8]>, out: &mut [u8]) {
     // SAFETY: the token proves the CPU has AVX-512 F, BW and VBMI; `src` and `out` hold
     // `out.len()` bytes each and are either disjoint or the same memory (in place: each step
     // loads its 64 bytes before it stores them).
-    unsafe { lookup_raw(table, src, out.as_mut_ptr(), out.len()) }
+    unsafe { vbmi_raw(table, src, out.as_mut_ptr(), out.len()) }
 }
 
 /// # Safety
 /// The CPU has AVX-512 F, BW and VBMI; `src` and `dst` address `n` bytes, the same or disjoint.
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
-unsafe fn lookup_raw(table: &Table, src: *const u8, dst: *mut u8, n: usize) {
+unsafe fn vbmi_raw(table: &Table, src: *const u8, dst: *mut u8, n: usize) {
     // SAFETY: the caller's contract; the table is 256 bytes, four unaligned 64-byte loads.
     unsafe {
         let t = table.as_ptr();
