@@ -327,7 +327,7 @@ fn floor_if_clear(w: Dd, bound: f64) -> Option<i64> {
 }
 
 /// `out[i] = table[x[i]]` for one channel run; `x = None`: `out` is also the input. With AVX-512
-/// VBMI or AVX2 where the path in use has it (`src/simd/*/byte_lookup.rs`), else a scalar
+/// VBMI, AVX2 or NEON where the path in use has it (`src/simd/*/byte_lookup.rs`), else a scalar
 /// loop; every one exact.
 #[inline(always)]
 pub fn lookup(table: &Table, x: Option<&[u8]>, out: &mut [u8]) {
@@ -340,6 +340,10 @@ pub fn lookup(table: &Table, x: Option<&[u8]>, out: &mut [u8]) {
         if let Some(cpu) = Avx2::detect() {
             return byte_lookup::avx2(cpu, table, x, out);
         }
+    }
+    #[cfg(target_arch = "aarch64")]
+    if let Some(cpu) = crate::simd::Neon::detect() {
+        return crate::simd::aarch64::byte_lookup::neon(cpu, table, x, out);
     }
     lookup_portable(table, x, out);
 }
@@ -536,6 +540,14 @@ mod tests {
                     Box::new(move |t, x, o| byte_lookup::avx2(cpu, t, x, o)),
                 ));
             }
+        }
+        #[cfg(target_arch = "aarch64")]
+        if let Some(cpu) = crate::simd::Neon::detect() {
+            use crate::simd::aarch64::byte_lookup;
+            all.push((
+                "neon",
+                Box::new(move |t, x, o| byte_lookup::neon(cpu, t, x, o)),
+            ));
         }
         all
     }
