@@ -90,6 +90,10 @@ unsafe fn avx2_blocks(table: &Table, x: Option<&[u8]>, out: &mut [u8]) {
     };
     let even: [__m256i; 8] = std::array::from_fn(|k| diff(2 * k));
     let odd: [__m256i; 8] = std::array::from_fn(|k| diff(2 * k + 1));
+    // 16 rows and a step's 7 vectors do not fit in 16 ymm registers; held as values, LLVM moves
+    // rows between registers at every step (docs/performance.md). Opaque arrays (black_box) keep
+    // them in memory, read by a load each where the step uses them.
+    let (even, odd) = (std::hint::black_box(&even), std::hint::black_box(&odd));
     let top = _mm256_set1_epi8(i8::MIN);
     by_blocks(x, out, |block: [u8; 32]| {
         // SAFETY: 32-byte unaligned load and store of local arrays.
