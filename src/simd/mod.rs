@@ -4,10 +4,10 @@
 //! `mul_add` for FMA). [`dispatch`] runs a kernel inside a function compiled for the chosen ISA
 //! (one file per ISA under `x86/`; the F16C intrinsics in `x86/f16c.rs`), so one x86-64 wheel uses AVX-512 or
 //! AVX2+FMA where the CPU has them and the baseline (SSE2, "scalar") elsewhere; on aarch64, NEON
-//! is the baseline itself. Code written with intrinsics (the float16 one-pass kernels in
-//! `x86/f16c.rs`, the byte table lookups in `x86/byte_lookup.rs` and `aarch64/byte_lookup.rs`)
-//! takes a token (`F16c`, `Vbmi`, `Avx2`, `Neon`) that only a `detect()` checking the path in
-//! use can make.
+//! is the baseline itself. Code written with intrinsics (the float16 and bfloat16 one-pass
+//! kernels in `x86/f16c.rs` and `x86/bf16.rs`, the byte table lookups in `x86/byte_lookup.rs`
+//! and `aarch64/byte_lookup.rs`) takes a token (`F16c`, `Vbmi`, `Avx2`, `Neon`) that only a
+//! `detect()` checking the path in use can make.
 //!
 //! `RELU_RS_SIMD=scalar|avx2|avx512|neon` forces a path, but never one the CPU lacks (an
 //! unavailable or unknown name falls back to the best available path), so every path can be
