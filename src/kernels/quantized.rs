@@ -326,15 +326,57 @@ fn floor_if_clear(w: Dd, bound: f64) -> Option<i64> {
     (above > bound && below > bound).then_some(j)
 }
 
-/// `out[i] = table[x[i]]` for one channel run; `x = None`: `out` is also the input.
+/// `out[i] = table[x[i]]` for one channel run; `x = None`: `out` is also the input. With AVX-512
+/// VBMI, AVX2 or NEON where the path in use has it (`src/simd/*/byte_lookup.rs`), else a scalar
+/// loop; every one exact.
 #[inline(always)]
 pub fn lookup(table: &Table, x: Option<&[u8]>, out: &mut [u8]) {
     #[cfg(target_arch = "x86_64")]
-    if let Some(cpu) = crate::simd::Vbmi::detect() {
-        crate::simd::x86::vbmi::lookup(cpu, table, x, out);
-        return;
+    {
+        use crate::simd::{x86::byte_lookup, Avx2, Vbmi};
+        if let Some(cpu) = Vbmi::detect() {
+            return byte_lookup::vbmi(cpu, table, x, out);
+        }
+        if let Some(cpu) = Avx2::detect() {
+            return byte_lookup::avx2(cpu, table, x, out);
+        }
+    }
+    #[cfg(target_arch = "aarch64")]
+    if let Some(cpu) = crate::simd::Neon::detect() {
+        return crate::simd::aarch64::byte_lookup::neon(cpu, table, x, out);
     }
     lookup_portable(table, x, out);
+}
+
+/// `out = step(block)` for each `W`-byte block of the input (`x`, or `out` itself in place:
+/// each block is read before it is written); the last partial block through a zero-padded copy,
+/// so `step` always sees whole blocks. The SIMD lookups' loop.
+#[inline(always)]
+pub(crate) fn by_blocks<const W: usize>(
+    x: Option<&[u8]>,
+    out: &mut [u8],
+    mut step: impl FnMut([u8; W]) -> [u8; W],
+) {
+    let (blocks, rest) = out.as_chunks_mut::<W>();
+    let whole = blocks.len() * W;
+    match x {
+        Some(x) => {
+            assert_eq!(x.len(), whole + rest.len());
+            for (o, &v) in blocks.iter_mut().zip(x.as_chunks::<W>().0) {
+                *o = step(v);
+            }
+        }
+        None => {
+            for o in blocks.iter_mut() {
+                *o = step(*o);
+            }
+        }
+    }
+    if !rest.is_empty() {
+        let mut block = [0u8; W];
+        block[..rest.len()].copy_from_slice(x.map_or(&*rest, |x| &x[whole..]));
+        rest.copy_from_slice(&step(block)[..rest.len()]);
+    }
 }
 
 /// [`lookup`] without SIMD.
@@ -477,19 +519,91 @@ mod tests {
         assert_eq!(u[200], 255);
     }
 
+    type LookupFn = Box<dyn Fn(&Table, Option<&[u8]>, &mut [u8])>;
+
+    /// Every SIMD lookup the path in use allows, each called directly (not only the one
+    /// [`lookup`] picks), and the dispatch itself.
+    fn simd_lookups() -> Vec<(&'static str, LookupFn)> {
+        let mut all: Vec<(&'static str, LookupFn)> = vec![("dispatch", Box::new(lookup))];
+        #[cfg(target_arch = "x86_64")]
+        {
+            use crate::simd::{x86::byte_lookup, Avx2, Vbmi};
+            if let Some(cpu) = Vbmi::detect() {
+                all.push((
+                    "vbmi",
+                    Box::new(move |t, x, o| byte_lookup::vbmi(cpu, t, x, o)),
+                ));
+            }
+            if let Some(cpu) = Avx2::detect() {
+                all.push((
+                    "avx2",
+                    Box::new(move |t, x, o| byte_lookup::avx2(cpu, t, x, o)),
+                ));
+            }
+        }
+        #[cfg(target_arch = "aarch64")]
+        if let Some(cpu) = crate::simd::Neon::detect() {
+            use crate::simd::aarch64::byte_lookup;
+            all.push((
+                "neon",
+                Box::new(move |t, x, o| byte_lookup::neon(cpu, t, x, o)),
+            ));
+        }
+        all
+    }
+
     #[test]
     fn simd_lookup_matches_the_portable_one() {
-        let table: Table = std::array::from_fn(|b| (b as u8).wrapping_mul(37).wrapping_add(11));
-        let x: Vec<u8> = (0..300).map(|i| (i * 101 + 7) as u8).collect();
-        for n in [0, 1, 63, 64, 65, 127, 128, 200, 300] {
-            let mut want = vec![0u8; n];
-            lookup_portable(&table, Some(&x[..n]), &mut want);
-            let mut got = vec![0u8; n];
-            lookup(&table, Some(&x[..n]), &mut got);
-            assert_eq!(got, want, "n = {n}");
-            let mut in_place = x[..n].to_vec();
-            lookup(&table, None, &mut in_place);
-            assert_eq!(in_place, want, "in place, n = {n}");
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        };
+        // random tables, and the identity (a failure shows the index looked up instead)
+        let mut tables: Vec<Table> = (0..3).map(|_| std::array::from_fn(|_| next())).collect();
+        tables.push(std::array::from_fn(|b| b as u8));
+        // at 0: byte i = (i % 256 + i / 256): every value at every position of a 64-byte block
+        // within 16K; at 16K: random bytes
+        let mut x: Vec<u8> = (0..16_384).map(|i| (i % 256 + i / 256) as u8).collect();
+        x.extend((0..70_000).map(|_| next()));
+        const GUARD: usize = 40; // bytes after each output, which must stay untouched
+        let untouched = |bytes: &[u8]| bytes.iter().all(|&v| v == 0xa5);
+        let lookups = simd_lookups();
+        let names: Vec<_> = lookups.iter().map(|l| l.0).collect();
+        eprintln!("lookups: {names:?}");
+        let mut cases = vec![];
+        for start in [0, 16_384] {
+            for n in (0..=200).chain([1000, 4096 + 31, 65_536 + 17]) {
+                for a in 0..if n > 200 { 4 } else { 32 } {
+                    cases.push((start, n, a, (a * 5 + 3) % 32)); // b, the output's offset: all 32
+                }
+            }
+        }
+        for (t, table) in tables.iter().enumerate() {
+            for &(start, n, a, b) in &cases {
+                let src = &x[start + a..start + a + n];
+                let want: Vec<u8> = src.iter().map(|&v| table[v as usize]).collect();
+                let mut portable = vec![0u8; n];
+                lookup_portable(table, Some(src), &mut portable);
+                assert_eq!(portable, want);
+                for (name, f) in &lookups {
+                    let what = format!("{name}, table {t}, x[{start}..], n = {n}, offsets {a} {b}");
+                    let mut buf = vec![0xa5u8; b + n + GUARD];
+                    f(table, Some(src), &mut buf[b..b + n]);
+                    assert_eq!(buf[b..b + n], want, "{what}");
+                    assert!(untouched(&buf[..b]) && untouched(&buf[b + n..]), "{what}");
+                    let mut buf = vec![0xa5u8; a + n + GUARD];
+                    buf[a..a + n].copy_from_slice(src);
+                    f(table, None, &mut buf[a..a + n]);
+                    assert_eq!(buf[a..a + n], want, "{what}, in place");
+                    assert!(
+                        untouched(&buf[..a]) && untouched(&buf[a + n..]),
+                        "{what}, in place"
+                    );
+                }
+            }
         }
     }
 

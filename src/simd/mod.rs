@@ -4,13 +4,18 @@
 //! `mul_add` for FMA). [`dispatch`] runs a kernel inside a function compiled for the chosen ISA
 //! (one file per ISA under `x86/`; the F16C intrinsics in `x86/f16c.rs`), so one x86-64 wheel uses AVX-512 or
 //! AVX2+FMA where the CPU has them and the baseline (SSE2, "scalar") elsewhere; on aarch64, NEON
-//! is the baseline itself.
+//! is the baseline itself. Code written with intrinsics (the float16 and bfloat16 one-pass
+//! kernels in `x86/f16c.rs` and `x86/bf16.rs`, the byte table lookups in `x86/byte_lookup.rs`
+//! and `aarch64/byte_lookup.rs`) takes a token (`F16c`, `Vbmi`, `Avx2`, `Neon`) that only a
+//! `detect()` checking the path in use can make.
 //!
 //! `RELU_RS_SIMD=scalar|avx2|avx512|neon` forces a path, but never one the CPU lacks (an
 //! unavailable or unknown name falls back to the best available path), so every path can be
 //! tested on one machine. Results stay within each kernel's stated bound on every path; the
 //! tests compare each path with the scalar one.
 
+#[cfg(target_arch = "aarch64")]
+pub mod aarch64;
 #[cfg(target_arch = "x86_64")]
 pub mod x86;
 
@@ -132,6 +137,42 @@ impl Vbmi {
         static HAS_VBMI: OnceLock<bool> = OnceLock::new();
         let vbmi = *HAS_VBMI.get_or_init(|| is_x86_feature_detected!("avx512vbmi"));
         (vbmi && isa() == Isa::Avx512).then_some(Vbmi { _proof: () })
+    }
+}
+
+/// Proof that the kernels may use AVX2: the path in use is AVX2 or AVX-512, whose availability
+/// checks cover it. Only [`Avx2::detect`] makes one; the quantized byte lookup takes it where
+/// there is no [`Vbmi`].
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy, Debug)]
+pub struct Avx2 {
+    _proof: (),
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Avx2 {
+    /// The token, where the path in use is AVX2 or AVX-512.
+    #[inline]
+    pub fn detect() -> Option<Avx2> {
+        matches!(isa(), Isa::Avx2 | Isa::Avx512).then_some(Avx2 { _proof: () })
+    }
+}
+
+/// Proof that the path in use is NEON (the aarch64 baseline, so always available there; the
+/// token makes `RELU_RS_SIMD=scalar` keep the portable code). Only [`Neon::detect`] makes one;
+/// the quantized byte lookup takes it.
+#[cfg(target_arch = "aarch64")]
+#[derive(Clone, Copy, Debug)]
+pub struct Neon {
+    _proof: (),
+}
+
+#[cfg(target_arch = "aarch64")]
+impl Neon {
+    /// The token, where the path in use is NEON.
+    #[inline]
+    pub fn detect() -> Option<Neon> {
+        (isa() == Isa::Neon).then_some(Neon { _proof: () })
     }
 }
 
