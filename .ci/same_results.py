@@ -18,6 +18,9 @@ import numpy as np
 DTYPES = {"f16": np.float16, "f32": np.float32, "f64": np.float64}
 ALPHAS = [0.01, 0.1, -0.3, 0.0, 1.5, 1e-30]
 BETAS = [(1.0, None), (0.5, None), (2.0, None), (10.0, None), (1.0, 20.0), (3.0, 5.0)]
+QDTYPES = {"i8": np.int8, "u8": np.uint8}
+# (scale, zero point, out_scale, out_zero_point) for relu_rs.quantized: ties, saturation, tiny
+QPARAMS = [(0.1, 3, None, None), (0.05, -7, 0.2, 5), (1.5, 0, 0.01, 0), (1e-3, 20, 3e-3, -4)]
 
 
 def make_inputs() -> dict[str, np.ndarray]:
@@ -54,6 +57,12 @@ def make_inputs() -> dict[str, np.ndarray]:
         arrays[f"pg_{tag}"] = (rng.standard_normal((6, 5, 4099)) * 2).astype(dtype)
         arrays[f"pa1_{tag}"] = np.array([0.25, -0.5, 0.0, 0.01, 2.0], dtype=dtype)
         arrays[f"pa2_{tag}"] = (rng.standard_normal(4099) * 0.3).astype(dtype)
+    # 8-bit quantized: every byte, then enough random ones to run on every thread
+    for tag, dtype in QDTYPES.items():
+        every = np.arange(256, dtype=np.uint8).view(dtype)
+        random = rng.integers(0, 256, 2**18 + 4097, dtype=np.uint8).view(dtype)
+        arrays[f"q_{tag}"] = np.concatenate([every, random])
+        arrays[f"pq_{tag}"] = rng.integers(0, 256, (6, 5, 4099), dtype=np.uint8).view(dtype)
     return arrays
 
 
@@ -85,6 +94,21 @@ def compute(inp: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
             out[f"prelu_grad/{tag}/axis{axis}/strided/alpha"] = ga
         # scalar prelu on the flat input, as the op registry calls it
         out[f"prelu/{tag}/scalar"] = relu_rs.prelu(x, 0.25)
+    from relu_rs import quantized as Q
+
+    for tag in QDTYPES:
+        q, pq = inp[f"q_{tag}"], inp[f"pq_{tag}"]
+        shift = 128 if q.dtype == np.uint8 else 0  # the zero points move with the dtype's range
+        for i, (scale, zp, out_scale, out_zp) in enumerate(QPARAMS):
+            zp, out_zp = zp + shift, None if out_zp is None else out_zp + shift
+            kw = {"out_scale": out_scale, "out_zero_point": out_zp}
+            out[f"quantized.relu/{tag}/{i}"] = Q.relu(q, scale, zp, **kw)
+            for a in ALPHAS:
+                out[f"quantized.leaky_relu/{tag}/{i}/{a}"] = Q.leaky_relu(q, a, scale, zp, **kw)
+            out[f"quantized.prelu/{tag}/{i}"] = Q.prelu(pq, inp["pa1_f64"], scale, zp, **kw)
+            for beta, _ in BETAS:
+                out[f"quantized.softplus/{tag}/{i}/{beta}"] = Q.softplus(q, scale, zp, beta=beta,
+                                                                        **kw)  # fmt: skip
     out["__info__"] = np.array(
         [f"{k}={v}" for k, v in relu_rs.info().items()] + [f"numpy={np.__version__}"]
     )
