@@ -1,5 +1,6 @@
-"""Shared helpers: independent float64 references, layouts, special values, ULP distance, and the
-op registry that the cross-cutting suites iterate over."""
+"""Shared helpers: independent references (float64, exact fractions for the 8-bit quantized
+functions), layouts, special values, ULP distance, and the op registry that the cross-cutting
+suites iterate over."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ try:
 except ImportError:  # pragma: no cover - the optional extra
     BFLOAT16 = []
 INT_DTYPES = [np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64]
+QUANTIZED_DTYPES = [np.int8, np.uint8]  # relu_rs.quantized's
 
 # Sizes around the kernels' internal boundaries, each with odd tails: short vector tails, the
 # 256-element in-place staging blocks (src/kernels/elementwise.rs), and from src/parallel.rs the
@@ -290,6 +292,87 @@ def ulp_distance(got: np.ndarray, want: np.ndarray) -> np.ndarray:
     both_nan = np.isnan(g) & np.isnan(w)
     same = g == w
     return np.where(both_nan | same, 0.0, d)
+
+
+# ----- exact references for relu_rs.quantized: fractions, and mpmath for softplus's tail ---------
+
+
+def int_range(dtype: Any) -> tuple[int, int]:
+    info = np.iinfo(dtype)
+    return int(info.min), int(info.max)
+
+
+def requantize(real: Fraction, out_scale: float, out_zero_point: int, dtype: Any) -> int:
+    """round_half_to_even(real / out_scale) + out_zero_point, saturated: exactly."""
+    lo, hi = int_range(dtype)
+    y = round(real / Fraction(out_scale))  # Fraction rounds half to even
+    return min(max(y + out_zero_point, lo), hi)
+
+
+def ref_quantized_leaky(
+    q: int, alpha: float, scale: float, zp: int, out_scale: float, out_zp: int, dtype: Any
+) -> int:
+    """Quantized leaky_relu of the value ``q`` (relu: alpha = 0; prelu: its channel's alpha)."""
+    x = (q - zp) * Fraction(scale)
+    y = x if x > 0 else Fraction(alpha) * x
+    return requantize(y, out_scale, out_zp, dtype)
+
+
+def quantized_leaky_table(
+    alpha: float, scale: float, zp: int, out_scale: float, out_zp: int, dtype: Any
+) -> np.ndarray:
+    """ref_quantized_leaky for every value of the dtype, indexed by value − min."""
+    lo, hi = int_range(dtype)
+    return np.array(
+        [ref_quantized_leaky(q, alpha, scale, zp, out_scale, out_zp, dtype)
+         for q in range(lo, hi + 1)],
+        dtype=np.int64,
+    )  # fmt: skip
+
+
+def ref_quantized_softplus(
+    q: int, scale: float, zp: int, beta: float, out_scale: float, out_zp: int, dtype: Any
+) -> int:
+    """round(softplus(x; beta) / out_scale) + out_zp, saturated. softplus(x)/out_scale is split
+    into max(x, 0)/out_scale (an exact Fraction) and the tail log1p(exp(-|beta x|))/(beta
+    out_scale) (mpmath at 800 bits, relatively accurate however small), and the result is
+    checked to be far (2^-600 relative) from every rounding boundary, so it is certain."""
+    lo, hi = int_range(dtype)
+    x = (q - zp) * Fraction(scale)
+    linear = max(x, Fraction(0)) / Fraction(out_scale) + Fraction(1, 2)  # + 1/2: floor rounds
+    m = math.floor(linear)
+    if m + out_zp > hi:
+        return hi
+    with mpmath.workprec(800):
+        g = 1 - (mpmath.mpf(linear.numerator - m * linear.denominator) / linear.denominator)
+        b = mpmath.mpf(beta)
+        tail = mpmath.log1p(mpmath.exp(-abs(b * mpmath.mpf(x.numerator) / x.denominator)))
+        tail = tail / b / mpmath.mpf(out_scale)
+        if tail > 4096:
+            return hi
+        w = tail - g  # the result is m + 1 + floor(w); 0 < tail < g: floor(w) = -1
+        j = -1 if tail < g * (1 - mpmath.mpf(2) ** -100) else int(mpmath.floor(w))
+        assert j == -1 or min(w - j, j + 1 - w) > (tail + g) * mpmath.mpf(2) ** -600, (q, w)
+    return min(max(m + 1 + j + out_zp, lo), hi)
+
+
+def quantized_softplus_table(
+    scale: float, zp: int, beta: float, out_scale: float, out_zp: int, dtype: Any
+) -> np.ndarray:
+    """ref_quantized_softplus for every value of the dtype, indexed by value − min."""
+    lo, hi = int_range(dtype)
+    return np.array(
+        [ref_quantized_softplus(q, scale, zp, beta, out_scale, out_zp, dtype)
+         for q in range(lo, hi + 1)],
+        dtype=np.int64,
+    )  # fmt: skip
+
+
+def apply_table(table: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """``table`` (indexed by value − min) applied to every element of ``q``: an array of q's
+    shape and dtype, 0-d included."""
+    lo, _ = int_range(q.dtype)
+    return np.asarray(table[q.astype(np.int64) - lo]).astype(q.dtype)
 
 
 @pytest.fixture(autouse=True)

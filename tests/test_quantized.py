@@ -1,7 +1,8 @@
 """relu_rs.quantized: every one of the 256 input values on many random parameter sets against an
 exact ``fractions.Fraction`` reference (round half to even, saturated), ties included; every
 layout, out=, in place, large (parallel) arrays, per-channel PReLU along several axes, and every
-error with out untouched. PyTorch parity where torch is installed."""
+error with out untouched. PyTorch parity where torch is installed. The references are in
+conftest (the op registry's quantized entries use them too)."""
 
 from __future__ import annotations
 
@@ -9,60 +10,33 @@ import math
 from fractions import Fraction
 from typing import Any
 
+import mpmath
 import numpy as np
 import pytest
 
-from conftest import layouts
+from conftest import (
+    QUANTIZED_DTYPES,
+    apply_table,
+    int_range,
+    layouts,
+    quantized_leaky_table,
+    quantized_softplus_table,
+    requantize,
+)
 from relu_rs import quantized
 
-DTYPES = [np.int8, np.uint8]
-
-
-def _range(dtype: Any) -> tuple[int, int]:
-    info = np.iinfo(dtype)
-    return int(info.min), int(info.max)
-
-
-def requantize(real: Fraction, out_scale: float, out_zero_point: int, dtype: Any) -> int:
-    """round_half_to_even(real / out_scale) + out_zero_point, saturated: exactly."""
-    lo, hi = _range(dtype)
-    y = round(real / Fraction(out_scale))  # Fraction rounds half to even
-    return min(max(y + out_zero_point, lo), hi)
-
-
-def ref_leaky(
-    q: int, alpha: float, scale: float, zp: int, out_scale: float, out_zp: int, dtype: Any
-) -> int:
-    x = (q - zp) * Fraction(scale)
-    y = x if x > 0 else Fraction(alpha) * x
-    return requantize(y, out_scale, out_zp, dtype)
-
-
-def leaky_table(
-    alpha: float, scale: float, zp: int, out_scale: float, out_zp: int, dtype: Any
-) -> np.ndarray:
-    """ref_leaky for every value of the dtype, indexed by value − min."""
-    lo, hi = _range(dtype)
-    return np.array(
-        [ref_leaky(q, alpha, scale, zp, out_scale, out_zp, dtype) for q in range(lo, hi + 1)],
-        dtype=np.int64,
-    )
-
-
-def apply_table(table: np.ndarray, q: np.ndarray) -> np.ndarray:
-    lo, _ = _range(q.dtype)
-    return table[q.astype(np.int64) - lo].astype(q.dtype)
+DTYPES = QUANTIZED_DTYPES
 
 
 def all_values(dtype: Any) -> np.ndarray:
-    lo, hi = _range(dtype)
+    lo, hi = int_range(dtype)
     return np.arange(lo, hi + 1).astype(dtype)
 
 
 def random_params(rng: np.random.Generator, dtype: Any) -> tuple[float, float, int, float, int]:
     """(alpha, scale, zero_point, out_scale, out_zero_point): scales log-uniform over 1e-8..1e8
     or exact powers of two (which make ties), alphas of every kind."""
-    lo, hi = _range(dtype)
+    lo, hi = int_range(dtype)
 
     def a_scale() -> float:
         if rng.random() < 0.3:
@@ -105,8 +79,8 @@ def test_every_value_on_random_parameters(dtype: Any) -> None:
     for _ in range(150):
         alpha, scale, zp, out_scale, out_zp = random_params(rng, dtype)
         kw = {"out_scale": out_scale, "out_zero_point": out_zp}
-        leaky = leaky_table(alpha, scale, zp, out_scale, out_zp, dtype)
-        relu = leaky_table(0.0, scale, zp, out_scale, out_zp, dtype)
+        leaky = quantized_leaky_table(alpha, scale, zp, out_scale, out_zp, dtype)
+        relu = quantized_leaky_table(0.0, scale, zp, out_scale, out_zp, dtype)
         params = (alpha, scale, zp, out_scale, out_zp)
         got = quantized.leaky_relu(q, alpha, scale, zp, **kw)
         assert got.dtype == dtype
@@ -126,7 +100,7 @@ def test_ties_round_half_to_even(dtype: Any) -> None:
     # scale 0.5, out_scale 1: every odd q − zp is a tie
     got = quantized.leaky_relu(q, 1.0, 0.5, zp, out_scale=1.0, out_zero_point=zp).astype(int)
     d = q.astype(int) - zp
-    want = np.clip(np.round(d / 2).astype(int) + zp, *_range(dtype))  # np.round: half to even
+    want = np.clip(np.round(d / 2).astype(int) + zp, *int_range(dtype))  # np.round: half to even
     np.testing.assert_array_equal(got, want)
     assert np.any(d % 2 != 0)
     # 2.5 → 2, 3.5 → 4, -2.5 → -2 (alpha = 0.5 on negatives: -5 · 0.5 · 1 = -2.5)
@@ -148,7 +122,7 @@ def test_near_ties_are_decided_by_the_exact_values() -> None:
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_defaults_and_saturation(dtype: Any) -> None:
     q = all_values(dtype)
-    lo, hi = _range(dtype)
+    lo, hi = int_range(dtype)
     zp = 3
     # default out quantization: relu is max(q, zp)
     np.testing.assert_array_equal(quantized.relu(q, 0.37, zp), np.maximum(q, dtype(zp)))
@@ -170,9 +144,9 @@ def test_defaults_and_saturation(dtype: Any) -> None:
 def test_every_layout_out_and_in_place(dtype: Any) -> None:
     params = (-0.3, 0.05, 7, 0.031, -3 if dtype == np.int8 else 250)
     alpha, scale, zp, out_scale, out_zp = params
-    table = leaky_table(alpha, scale, zp, out_scale, out_zp, dtype)
+    table = quantized_leaky_table(alpha, scale, zp, out_scale, out_zp, dtype)
     kw = {"out_scale": out_scale, "out_zero_point": out_zp}
-    values = np.random.default_rng(3).integers(*_range(dtype), size=500, endpoint=True)
+    values = np.random.default_rng(3).integers(*int_range(dtype), size=500, endpoint=True)
     for name, q in layouts(values.astype(dtype)):
         want = apply_table(table, q)
         got = quantized.leaky_relu(q, alpha, scale, zp, **kw)
@@ -190,7 +164,7 @@ def test_every_layout_out_and_in_place(dtype: Any) -> None:
 
 def test_overlapping_out_and_lists() -> None:
     buf = np.arange(-60, 60, dtype=np.int8)
-    table = leaky_table(0.5, 1.0, 0, 1.0, 0, np.int8)
+    table = quantized_leaky_table(0.5, 1.0, 0, 1.0, 0, np.int8)
     want = apply_table(table, buf[:-1].copy())
     quantized.leaky_relu(buf[:-1], 0.5, 1.0, 0, out=buf[1:])
     np.testing.assert_array_equal(buf[1:], want)
@@ -203,8 +177,8 @@ def test_overlapping_out_and_lists() -> None:
 @pytest.mark.parametrize("n", [1, 63, 65, 4097, 2**17 + 1, 2**20 + 33])
 def test_large_arrays_every_thread_path(dtype: Any, n: int) -> None:
     rng = np.random.default_rng(n)
-    q = rng.integers(*_range(dtype), size=n, endpoint=True).astype(dtype)
-    table = leaky_table(0.1, 0.02, 5, 0.03, 9, dtype)
+    q = rng.integers(*int_range(dtype), size=n, endpoint=True).astype(dtype)
+    table = quantized_leaky_table(0.1, 0.02, 5, 0.03, 9, dtype)
     got = quantized.leaky_relu(q, 0.1, 0.02, 5, out_scale=0.03, out_zero_point=9)
     np.testing.assert_array_equal(got, apply_table(table, q))
     quantized.leaky_relu(q, 0.1, 0.02, 5, out_scale=0.03, out_zero_point=9, out=q)
@@ -217,7 +191,7 @@ def test_large_arrays_every_thread_path(dtype: Any, n: int) -> None:
 def test_prelu_per_channel(dtype: Any, axis: int, order: str) -> None:
     rng = np.random.default_rng(axis + 5)
     shape = (3, 4, 70)
-    full = rng.integers(*_range(dtype), size=(6, 4, 140), endpoint=True).astype(dtype)
+    full = rng.integers(*int_range(dtype), size=(6, 4, 140), endpoint=True).astype(dtype)
     q = {
         "C": np.ascontiguousarray(full[:3, :, :70]),
         "F": np.asfortranarray(full[:3, :, :70]),
@@ -233,7 +207,7 @@ def test_prelu_per_channel(dtype: Any, axis: int, order: str) -> None:
     want = np.empty(shape, dtype=dtype)
     for c in range(channels):
         a = float(alpha[c])
-        t = leaky_table(a, scale, zp, out_scale, out_zp, dtype)
+        t = quantized_leaky_table(a, scale, zp, out_scale, out_zp, dtype)
         idx: list[Any] = [slice(None)] * 3
         idx[axis] = c
         want[tuple(idx)] = apply_table(t, q[tuple(idx)])
@@ -256,7 +230,7 @@ def test_prelu_channels_last_many_channels_and_zero_d() -> None:
     got = quantized.prelu(q, alpha, 0.1, -3, axis=-1, out_scale=0.2, out_zero_point=1)
     for c in [0, 1, 150, 299]:
         a = float(alpha[c])
-        t = leaky_table(a, 0.1, -3, 0.2, 1, np.int8)
+        t = quantized_leaky_table(a, 0.1, -3, 0.2, 1, np.int8)
         np.testing.assert_array_equal(got[:, c], apply_table(t, q[:, c]))
     z = np.array(-7, dtype=np.int8)
     assert quantized.prelu(z, 0.5, 1.0, 0).shape == ()
@@ -383,7 +357,7 @@ def test_torch_leaky_relu_parity(dtype: Any) -> None:
         assert x.dtype == tq
         want = qf.leaky_relu(x, alpha, scale=out_scale, zero_point=out_zp).int_repr().numpy()
         got = quantized.leaky_relu(q, alpha, scale, zp, out_scale=out_scale, out_zero_point=out_zp)
-        exact = leaky_table(alpha, scale, zp, out_scale, out_zp, dtype)
+        exact = quantized_leaky_table(alpha, scale, zp, out_scale, out_zp, dtype)
         np.testing.assert_array_equal(got, apply_table(exact, q))
         np.testing.assert_array_equal(got, want, err_msg=str((alpha, scale, zp, out_scale, out_zp)))
 
@@ -410,58 +384,20 @@ def test_torch_differs_only_next_to_ties() -> None:
             assert abs(abs(exact - math.floor(exact)) - Fraction(1, 2)) < Fraction(1, 10**12)
 
 
-# ----- softplus: correctly rounded against mpmath --------------------------------------------
-
-mpmath = pytest.importorskip("mpmath")
-
-
-def ref_softplus(
-    q: int, scale: float, zp: int, beta: float, out_scale: float, out_zp: int, dtype: Any
-) -> int:
-    """round(softplus(x; beta) / out_scale) + out_zp, saturated. softplus(x)/out_scale is split
-    into max(x, 0)/out_scale (an exact Fraction) and the tail log1p(exp(-|beta x|))/(beta
-    out_scale) (mpmath at 800 bits, relatively accurate however small), and the result is
-    checked to be far (2^-600 relative) from every rounding boundary, so it is certain."""
-    lo, hi = _range(dtype)
-    x = (q - zp) * Fraction(scale)
-    linear = max(x, Fraction(0)) / Fraction(out_scale) + Fraction(1, 2)  # + 1/2: floor rounds
-    m = math.floor(linear)
-    if m + out_zp > hi:
-        return hi
-    with mpmath.workprec(800):
-        g = 1 - (mpmath.mpf(linear.numerator - m * linear.denominator) / linear.denominator)
-        b = mpmath.mpf(beta)
-        tail = mpmath.log1p(mpmath.exp(-abs(b * mpmath.mpf(x.numerator) / x.denominator)))
-        tail = tail / b / mpmath.mpf(out_scale)
-        if tail > 4096:
-            return hi
-        w = tail - g  # the result is m + 1 + floor(w); 0 < tail < g: floor(w) = -1
-        j = -1 if tail < g * (1 - mpmath.mpf(2) ** -100) else int(mpmath.floor(w))
-        assert j == -1 or min(w - j, j + 1 - w) > (tail + g) * mpmath.mpf(2) ** -600, (q, w)
-    return min(max(m + 1 + j + out_zp, lo), hi)
-
-
-def softplus_table_ref(
-    scale: float, zp: int, beta: float, out_scale: float, out_zp: int, dtype: Any
-) -> np.ndarray:
-    lo, hi = _range(dtype)
-    return np.array(
-        [ref_softplus(q, scale, zp, beta, out_scale, out_zp, dtype) for q in range(lo, hi + 1)],
-        dtype=np.int64,
-    )
+# ----- softplus: correctly rounded, against conftest.ref_quantized_softplus (mpmath) ------------
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_softplus_every_value_on_random_parameters(dtype: Any) -> None:
     rng = np.random.default_rng(17)
     q = all_values(dtype)
-    lo, hi = _range(dtype)
+    lo, hi = int_range(dtype)
     for k in range(40):
         scale = float(10.0 ** rng.uniform(-4, 1)) if k % 4 else float(2.0 ** rng.integers(-4, 3))
         out_scale = float(10.0 ** rng.uniform(-3, 1)) if k % 3 else scale
         beta = float(rng.choice([1.0, 0.5, 2.0, 10.0 ** rng.uniform(-3, 3)]))
         zp, out_zp = int(rng.integers(lo, hi + 1)), int(rng.integers(lo, hi + 1))
-        want = softplus_table_ref(scale, zp, beta, out_scale, out_zp, dtype)
+        want = quantized_softplus_table(scale, zp, beta, out_scale, out_zp, dtype)
         got = quantized.softplus(
             q, scale, zp, beta=beta, out_scale=out_scale, out_zero_point=out_zp
         )
@@ -486,14 +422,14 @@ def test_softplus_near_ties_and_extremes() -> None:
               (1e300, 1e-300, 1.0), (3.0, 1e300, 1e300), (1e-5, 1e-5, 1e5),
               (5e-324, 2.0, 1e-3)]  # fmt: skip
     for scale, beta, out_scale in cases:
-        want = softplus_table_ref(scale, 0, beta, out_scale, 0, np.int8)
+        want = quantized_softplus_table(scale, 0, beta, out_scale, 0, np.int8)
         got = quantized.softplus(q, scale, 0, beta=beta, out_scale=out_scale, out_zero_point=0)
         np.testing.assert_array_equal(got, apply_table(want, q), err_msg=str((scale, beta)))
 
 
 def test_softplus_layouts_in_place_and_errors() -> None:
     values = np.random.default_rng(4).integers(0, 256, size=300).astype(np.uint8)
-    table = softplus_table_ref(0.05, 100, 1.0, 0.03, 0, np.uint8)
+    table = quantized_softplus_table(0.05, 100, 1.0, 0.03, 0, np.uint8)
     kw = {"beta": 1.0, "out_scale": 0.03, "out_zero_point": 0}
     for name, q in layouts(values):
         np.testing.assert_array_equal(
@@ -519,7 +455,7 @@ def test_torch_quantize_per_tensor_parity(dtype: Any) -> None:
     torch = pytest.importorskip("torch")
     tq = {np.int8: torch.qint8, np.uint8: torch.quint8}[dtype]
     qf = torch.ao.nn.quantized.functional
-    lo, hi = _range(dtype)
+    lo, hi = int_range(dtype)
     rng = np.random.default_rng(8)
     for _ in range(20):
         scale, zp = float(10.0 ** rng.uniform(-3, 0)), int(rng.integers(lo, hi + 1))
