@@ -4,6 +4,7 @@ suites iterate over."""
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 from collections.abc import Callable, Iterator
@@ -44,6 +45,24 @@ BOUNDARY_SIZES = [1, 2, 7, 31, 63, 65, 255, 257, 513, 2_700, 4097, 8193, 2**15 +
 def finfo(dtype: Any) -> Any:
     """``np.finfo``, which knows no bfloat16 (``ml_dtypes.finfo`` does)."""
     return ml_dtypes.finfo(dtype) if dtype in BFLOAT16 else np.finfo(dtype)
+
+
+def is_float(dtype: Any) -> bool:
+    """A floating-point dtype (bfloat16 included, whose NumPy kind is "V")."""
+    return np.dtype(dtype).kind == "f" or dtype in BFLOAT16
+
+
+def random_values(dtype: Any, shape: int | tuple[int, ...], seed: int = 0) -> np.ndarray:
+    """Random values of ``dtype``: floats normal × 4; integers and bool uniform over every value
+    (so an 8-bit array holds each of its 256 values once it has a few thousand elements)."""
+    rng = np.random.default_rng(seed)
+    dt = np.dtype(dtype)
+    if dt.kind == "b":
+        return rng.integers(0, 2, size=shape).astype(dt)
+    if dt.kind in "iu":
+        info = np.iinfo(dt)
+        return rng.integers(info.min, info.max, size=shape, endpoint=True, dtype=dt)
+    return (rng.standard_normal(shape) * 4).astype(dt)
 
 
 def special_values(dtype: Any) -> np.ndarray:
@@ -402,12 +421,20 @@ def run_all_outs(
 
 # ----- the op registry: cross-cutting suites iterate over it, so a new op is tested everywhere ----
 #
-# To add an op, add one `Op(...)` entry to OPS below: its public function, arity (1: x; 2: grad, x),
-# the parameters the suites call it with, an independent float64 reference (written above), its
-# integer policy and accuracy, and the relu_rs.nn layer that computes it, if any. test_errors,
-# test_threads, test_simd, test_memory, test_fuzz, test_properties, test_fpenv, test_overlap and
-# test_nn then run it without edits (test_errors fails while a public op is missing from OPS). Only
-# tests of the op's own parameters and rules go in a file of its own.
+# To add an op, add one `Op(...)` entry to OPS below: its public function (in relu_rs or one of
+# OP_MODULES), arity (1: x; 2: grad, x), the parameters the suites call it with, an independent
+# reference (written above), the dtypes it computes in, its accuracy, and the relu_rs.nn layer
+# that computes it, if any. test_errors, test_threads, test_simd, test_memory, test_fuzz,
+# test_properties, test_fpenv, test_overlap, test_nn and test_bfloat16 then run it without edits,
+# each on the dtypes the op lists (`Op.dtypes`; ops_for, ALL_DTYPES and OP_DTYPES pair ops with
+# dtypes): so test_bfloat16 takes the ops that compute in bfloat16, and test_nn the ops with a
+# layer. test_errors fails while a public op is missing from OPS. Only tests of the op's own
+# parameters and rules go in a file of its own.
+
+FLOATS = (*FLOAT_DTYPES, *BFLOAT16)
+FLOATS_AND_INTS = (*FLOATS, *INT_DTYPES, np.bool_)
+# The public modules whose functions are ops, by their dotted path under relu_rs ("": relu_rs)
+OP_MODULES: dict[str, Any] = {"": relu_rs}
 
 
 @dataclass(frozen=True)
@@ -415,20 +442,20 @@ class Op:
     """One public function, called as ``fn(*arrays, *params, out=...)``.
 
     ``arity`` is the number of array arguments (1: x; 2: grad, x); ``params`` follow them;
-    ``ref`` is an independent float64 reference for the first result; ``ints``: integer and bool
-    inputs keep their dtype; ``exact``: the result is correctly rounded (else within ``ulps``);
-    ``layer`` makes the relu_rs.nn layer whose forward (arity 1) or backward (arity 2) is this op
-    with these params; ``kwargs``, as ``(name, value)`` pairs, are keyword parameters passed on
-    every call (``name`` then tells the entries of one function apart: ``function`` is the
-    public function's name). A function returning a tuple (prelu_grad) has its first result
-    written to ``out``."""
+    ``ref`` is an independent reference for the first result; ``dtypes``: the dtypes it computes
+    in (an input of one gives a result of that dtype), which the suites draw their inputs from;
+    ``exact``: the result is correctly rounded (else within ``ulps``); ``layer`` makes the
+    relu_rs.nn layer whose forward (arity 1) or backward (arity 2) is this op with these params;
+    ``kwargs``, as ``(name, value)`` pairs, are keyword parameters passed on every call (``name``
+    then tells the entries of one function apart: ``function`` is the public function's dotted
+    name). A function returning a tuple (prelu_grad) has its first result written to ``out``."""
 
     name: str
     fn: Callable[..., Any]
     arity: int
     params: tuple[Any, ...]
     ref: Callable[..., np.ndarray]
-    ints: bool = False
+    dtypes: tuple[Any, ...] = FLOATS
     exact: bool = True
     ulps: float = 0.5
     layer: Callable[[], nn.Module] | None = None
@@ -436,8 +463,18 @@ class Op:
 
     @property
     def function(self) -> str:
-        """The public function's name (``name`` may add the keyword parameters)."""
-        return str(self.fn.__name__)
+        """The public function's name, dotted under relu_rs for one of OP_MODULES; ``name`` may
+        add the keyword parameters."""
+        for path, module in OP_MODULES.items():
+            for name in module.__all__:
+                if getattr(module, name) is self.fn:
+                    return f"{path}.{name}" if path else name
+        raise LookupError(f"{self.name}: its function is not public")
+
+    @property
+    def arg_names(self) -> tuple[str, ...]:
+        """The array arguments' names, which errors name: ``("x",)``, ``("grad", "x")``."""
+        return tuple(inspect.signature(self.fn).parameters)[: self.arity]
 
     def __call__(self, *arrays: Any, **kw: Any) -> np.ndarray:
         """The first result (grad_x for prelu_grad)."""
@@ -469,7 +506,7 @@ class Op:
 
 
 OPS: list[Op] = [
-    Op("relu", relu_rs.relu, 1, (), ref_relu, ints=True, layer=nn.ReLU),
+    Op("relu", relu_rs.relu, 1, (), ref_relu, dtypes=FLOATS_AND_INTS, layer=nn.ReLU),
     Op("relu_grad", relu_rs.relu_grad, 2, (), ref_relu_grad, layer=nn.ReLU),
     Op("leaky_relu", relu_rs.leaky_relu, 1, (0.1,), lambda x: ref_leaky(x, 0.1),
        layer=lambda: nn.LeakyReLU(0.1)),
@@ -485,8 +522,8 @@ OPS: list[Op] = [
     Op("softplus_grad", relu_rs.softplus_grad, 2, (), ref_softplus_grad, exact=False, ulps=2.0,
        layer=nn.Softplus),
     # ReLU6: integers keep their dtype (6 is an integer, as they require)
-    Op("relu(max_value=6)", relu_rs.relu, 1, (), lambda x: ref_relu_max(x, 6), ints=True,
-       layer=lambda: nn.ReLU(max_value=6), kwargs=(("max_value", 6),)),
+    Op("relu(max_value=6)", relu_rs.relu, 1, (), lambda x: ref_relu_max(x, 6),
+       dtypes=FLOATS_AND_INTS, layer=lambda: nn.ReLU(max_value=6), kwargs=(("max_value", 6),)),
     Op("relu_grad(max_value=6)", relu_rs.relu_grad, 2, (), lambda g, x: ref_relu_grad_max(g, x, 6),
        layer=lambda: nn.ReLU(max_value=6), kwargs=(("max_value", 6),)),
     # The suites feed any x, most of them no softplus output (negative, say): the reference is the
@@ -500,8 +537,18 @@ OPS: list[Op] = [
        layer=lambda: nn.Softplus(inplace=True), kwargs=(("from_output", True),)),
 ]  # fmt: skip
 OP_NAMES = [op.name for op in OPS]
-# The public functions the registry covers (several entries may share one)
+# The public functions the registry covers (several entries may share one), by dotted name
 OP_FUNCTIONS = sorted({op.function for op in OPS})
+# Every dtype some op computes in, in the registry's order
+ALL_DTYPES: list[Any] = list(dict.fromkeys(dt for op in OPS for dt in op.dtypes))
+# Every op with every dtype it computes in, for pytest.mark.parametrize(("op", "dtype"), ...)
+OP_DTYPES = [pytest.param(op, dt, id=f"{op.name}-{np.dtype(dt).name}")
+             for op in OPS for dt in op.dtypes]  # fmt: skip
+
+
+def ops_for(dtype: Any) -> list[Op]:
+    """The ops that compute in ``dtype``."""
+    return [op for op in OPS if dtype in op.dtypes]
 
 
 def op_inputs(op: Op, x: np.ndarray, seed: int = 7) -> tuple[np.ndarray, ...]:
@@ -513,6 +560,9 @@ def op_inputs(op: Op, x: np.ndarray, seed: int = 7) -> tuple[np.ndarray, ...]:
 
 
 def op_table() -> str:
-    """OPS as Python source, ``[(function, arity, params, kwargs), ...]``, for scripts run in a
-    subprocess: they call ``getattr(relu_rs, function)(*arrays, *params, **kwargs)``."""
-    return repr([(op.function, op.arity, op.params, dict(op.kwargs)) for op in OPS])
+    """OPS as Python source, ``[(function, arity, params, kwargs, dtypes), ...]``, for scripts
+    run in a subprocess: they call ``operator.attrgetter(function)(relu_rs)(*arrays, *params,
+    **kwargs)`` on arrays of each dtype, named as ``np.dtype`` knows it (bfloat16 once ml_dtypes
+    is imported)."""
+    return repr([(op.function, op.arity, op.params, dict(op.kwargs),
+                  [np.dtype(dt).name for dt in op.dtypes]) for op in OPS])  # fmt: skip

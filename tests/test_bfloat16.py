@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import relu_rs
-from conftest import OPS, layouts, op_inputs
+from conftest import BFLOAT16, layouts, op_inputs, ops_for
 from relu_rs import nn
 
 try:
@@ -234,11 +234,12 @@ def test_nan_payloads_and_zeros() -> None:
 
 
 @needs_bf16
-@pytest.mark.parametrize("op", OPS, ids=repr)
+@pytest.mark.parametrize("op", [op for dt in BFLOAT16 for op in ops_for(dt)], ids=repr)
 def test_registry_layouts_out_and_in_place(op: Any) -> None:
-    """Every registry op on bfloat16 in every layout, with out= (C, F, strided) and in place,
-    equals the same op computed on float32 copies of the data and rounded once (the f32 results
-    are ≤ 0.78 f32-ULP, so this is the bf16 result except at rare near-ties: compared by ULP)."""
+    """Every registry op that computes in bfloat16, in every layout, with out= (C, F, strided) and
+    in place, equals the same op computed on float32 copies of the data and rounded once (the f32
+    results are ≤ 0.78 f32-ULP, so this is the bf16 result except at rare near-ties: compared by
+    ULP)."""
     values = round_bf16(np.random.default_rng(5).standard_normal(300) * 6)
     values[:6] = from_bits([0x7FC1, 0x7F80, 0xFF80, 0x8000, 0x0000, 0x0001])
     for name, x in layouts(values):

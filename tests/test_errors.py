@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
 import pytest
 
 import relu_rs
-from conftest import OP_FUNCTIONS, OP_NAMES, OPS, Op
+from conftest import OP_FUNCTIONS, OP_MODULES, OP_NAMES, OPS, Op, random_values
 from relu_rs import _relu_rs
 
 X = np.linspace(-2, 2, 12).reshape(3, 4)
@@ -88,12 +89,11 @@ def test_read_only_alpha_grad_out() -> None:
 # ----- every op of the registry: bad x, bad grad, bad out ---------------------------------------
 
 
-def _sentinel(shape: tuple[int, ...] = (3, 4), dtype: type = np.float64) -> np.ndarray:
+def _sentinel(shape: tuple[int, ...] = (3, 4), dtype: Any = np.float64) -> np.ndarray:
     return np.full(shape, 123, dtype=dtype)
 
 
-def _read_only_sentinel() -> np.ndarray:
-    out = _sentinel()
+def _read_only(out: np.ndarray) -> np.ndarray:
     out.flags.writeable = False
     return out
 
@@ -101,21 +101,23 @@ def _read_only_sentinel() -> np.ndarray:
 def _expect_error(
     op: Op, arrays: tuple[Any, ...], out: Any, exc: type[Exception], fragment: str
 ) -> None:
-    """``op(*arrays, out=out)`` raises ``exc`` with ``fragment`` in its message, and leaves the
-    123-filled ``out`` as it was."""
+    """``op(*arrays, out=out)`` raises ``exc`` with ``fragment`` in its message, and leaves
+    ``out`` as it was."""
+    before = np.array(out, copy=True)
     with pytest.raises(exc) as info:
         op(*arrays, out=out)
     assert fragment in str(info.value), str(info.value)
-    np.testing.assert_array_equal(np.asarray(out), 123)
+    np.testing.assert_array_equal(np.asarray(out), before)
 
 
-# (name, x, exception, message fragment); a gradient gets a float64 grad of x's shape
+# (name, x, exception, message fragment after the argument's name); a gradient gets a float64
+# grad of x's shape
 BAD_X: list[tuple[str, Any, type[Exception], str]] = [
-    ("str", np.array(["a", "b"]), TypeError, "x has unsupported dtype"),
-    ("complex", X + 1j, TypeError, "x has unsupported dtype"),
-    ("object", np.array([object()]), TypeError, "x has unsupported dtype"),
-    ("datetime", np.array(["2020-01-01"], "M8[D]"), TypeError, "x has unsupported dtype"),
-    ("ragged", [[1.0, 2.0], [3.0]], ValueError, "x could not be converted"),
+    ("str", np.array(["a", "b"]), TypeError, "has unsupported dtype"),
+    ("complex", X + 1j, TypeError, "has unsupported dtype"),
+    ("object", np.array([object()]), TypeError, "has unsupported dtype"),
+    ("datetime", np.array(["2020-01-01"], "M8[D]"), TypeError, "has unsupported dtype"),
+    ("ragged", [[1.0, 2.0], [3.0]], ValueError, "could not be converted"),
 ]
 
 
@@ -124,7 +126,7 @@ BAD_X: list[tuple[str, Any, type[Exception], str]] = [
 def test_every_op_refuses_a_bad_x(op: Op, bad: tuple[str, Any, type[Exception], str]) -> None:
     _, x, exc, fragment = bad
     grad = np.ones(np.shape(x) if isinstance(x, np.ndarray) else len(x))
-    _expect_error(op, op.inputs(x, grad), _sentinel(), exc, fragment)
+    _expect_error(op, op.inputs(x, grad), _sentinel(), exc, f"{op.arg_names[-1]} {fragment}")
 
 
 # (name, grad for x = X, exception, message fragment)
@@ -145,35 +147,40 @@ def test_every_gradient_refuses_a_bad_grad(
     _expect_error(op, op.inputs(X, grad), _sentinel(), exc, fragment)
 
 
-# (name, x, make out, exception, message fragment); a gradient gets a grad like x
-BAD_OUT: list[tuple[str, np.ndarray, Callable[[], Any], type[Exception], str]] = [
-    ("shape", X[:2], _sentinel, ValueError, "out has shape"),
-    ("same size, other shape", X, lambda: _sentinel((4, 3)), ValueError, "out has shape"),
-    ("float64 for float32", X.astype(np.float32), _sentinel, TypeError, "out has dtype"),
-    ("float32 for float64", X, lambda: _sentinel(dtype=np.float32), TypeError, "out has dtype"),
-    ("list", X, lambda: [123.0] * 12, TypeError, "out must be a numpy.ndarray"),
-    ("read-only", X, _read_only_sentinel, ValueError, "out is read-only"),
-]
+def _other_dtype(dtype: Any) -> Any:
+    """A dtype no result of an x of ``dtype`` has: float32 for float64, else float64."""
+    return np.float32 if dtype == np.float64 else np.float64
+
+
+# (name, make (x, out) from a (3, 4) x of a dtype the op computes in, exception, message fragment);
+# a gradient gets a grad like x
+BAD_OUT: list[tuple[str, Callable[[np.ndarray], tuple[Any, Any]], type[Exception], str]] = [
+    ("shape", lambda x: (x[:2], _sentinel(dtype=x.dtype)), ValueError, "out has shape"),
+    ("same size, other shape", lambda x: (x, _sentinel((4, 3), x.dtype)), ValueError,
+     "out has shape"),
+    ("other dtype", lambda x: (x, _sentinel(dtype=_other_dtype(x.dtype))), TypeError,
+     "out has dtype"),
+    ("list", lambda x: (x, [123] * 12), TypeError, "out must be a numpy.ndarray"),
+    ("read-only", lambda x: (x, _read_only(_sentinel(dtype=x.dtype))), ValueError,
+     "out is read-only"),
+]  # fmt: skip
 
 
 @pytest.mark.parametrize("bad", BAD_OUT, ids=[b[0] for b in BAD_OUT])
 @pytest.mark.parametrize("op", OPS, ids=repr)
 def test_every_op_refuses_a_bad_out(
-    op: Op, bad: tuple[str, np.ndarray, Callable[[], Any], type[Exception], str]
+    op: Op, bad: tuple[str, Callable[[np.ndarray], tuple[Any, Any]], type[Exception], str]
 ) -> None:
-    _, x, make_out, exc, fragment = bad
-    _expect_error(op, op.inputs(x, np.ones_like(x)), make_out(), exc, fragment)
-
-
-@pytest.mark.parametrize("op", [op for op in OPS if op.ints], ids=repr)
-def test_integer_result_refuses_a_float_out(op: Op) -> None:
-    x = X.astype(np.int64)
-    _expect_error(op, op.inputs(x, np.ones_like(x)), _sentinel(), TypeError, "out has dtype")
+    """On an x of each dtype the op computes in."""
+    _, make, exc, fragment = bad
+    for dt in op.dtypes:
+        x, out = make(random_values(dt, (3, 4)))
+        _expect_error(op, op.inputs(x, x), out, exc, fragment)
 
 
 def test_every_public_op_is_in_the_registry() -> None:
-    """A public function fails here until conftest.OPS has an entry for it, so that every
-    cross-cutting suite tests it."""
+    """A public function (of relu_rs or one of conftest.OP_MODULES) fails here until
+    conftest.OPS has an entry for it, so that every cross-cutting suite tests it."""
     not_ops = {
         "__version__",
         "info",
@@ -182,11 +189,14 @@ def test_every_public_op_is_in_the_registry() -> None:
         "get_spin_wait",
         "set_spin_wait",
     }
-    assert sorted(set(relu_rs.__all__) - not_ops) == OP_FUNCTIONS
+    public = {f"{path}.{name}" if path else name
+              for path, module in OP_MODULES.items() for name in module.__all__}  # fmt: skip
+    assert sorted(public - not_ops) == OP_FUNCTIONS
     for op in OPS:
-        assert op.fn is getattr(relu_rs, op.function), op.name
+        assert op.fn is attrgetter(op.function)(relu_rs), op.name
         # an entry named after its function alone calls it with no keyword parameters
         assert (op.name == op.function) == (not op.kwargs), op.name
+        assert op.arg_names[-1] == "x", op.name
     assert len(set(OP_NAMES)) == len(OP_NAMES), "entries need distinct names (test ids)"
 
 
@@ -212,8 +222,9 @@ def test_public_functions_are_the_compiled_ones() -> None:
     """Rust owns the whole call: the package re-exports the compiled functions, with no Python
     layer between the user and the checks."""
     for name in [*OP_FUNCTIONS, "set_num_threads", "get_num_threads"]:
-        assert getattr(relu_rs, name) is getattr(_relu_rs, name), name
-        assert getattr(relu_rs, name).__doc__, name
+        public = attrgetter(name)(relu_rs)
+        assert public is attrgetter(name)(_relu_rs), name
+        assert public.__doc__, name
 
 
 def test_layouts_once_declined_are_computed() -> None:

@@ -1,5 +1,6 @@
 """Results do not depend on the caller's floating-point environment: flush-to-zero,
-denormals-are-zero and the rounding mode, as another library in the process may set them."""
+denormals-are-zero and the rounding mode, as another library in the process may set them. Every op
+of the registry on each of its dtypes."""
 
 from __future__ import annotations
 
@@ -8,12 +9,20 @@ import ctypes.util
 import platform
 import sys
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 import pytest
 
 import relu_rs
-from conftest import BFLOAT16, OPS, finfo, special_values
+from conftest import (
+    ALL_DTYPES,
+    finfo,
+    is_float,
+    ops_for,
+    random_values,
+    special_values,
+)
 
 _X86_64_LINUX = sys.platform == "linux" and platform.machine() in ("x86_64", "AMD64")
 _LIBM = ctypes.util.find_library("m") if _X86_64_LINUX else None
@@ -45,9 +54,13 @@ def flushing_env() -> Iterator[Callable[[], None]]:
         relu_rs.set_num_threads(None)  # a pool built under the flushing env is replaced
 
 
-def _inputs(dtype: type, n: int) -> tuple[np.ndarray, ...]:
-    """Subnormal-heavy x and grad (plus the special values), a per-channel alpha, and x - 60
-    (softplus of it has subnormal results). Computed before the environment changes."""
+def _inputs(dtype: Any, n: int) -> tuple[np.ndarray, ...]:
+    """Floats: subnormal-heavy x and grad (plus the special values), a per-channel alpha, and
+    x - 60 (softplus of it has subnormal results). Integers and bool: random values. Computed
+    before the environment changes."""
+    if not is_float(dtype):
+        x = random_values(dtype, n, n)
+        return x, random_values(dtype, n, n + 1), np.array([0.5, -0.25, 1 / 3, 3.0]), x
     fi = finfo(dtype)
     rng = np.random.default_rng(n)
     tiny = float(fi.tiny)
@@ -61,27 +74,36 @@ def _inputs(dtype: type, n: int) -> tuple[np.ndarray, ...]:
     return x, g, alpha, x_low
 
 
+def _other_parameters(
+    x: np.ndarray, g: np.ndarray, alpha: np.ndarray, x_low: np.ndarray
+) -> list[tuple[str, np.ndarray]]:
+    """Floats: per-channel PReLU and softplus with subnormal results."""
+    x2 = x.reshape(-1, 4)
+    if is_float(x.dtype):
+        g2 = g.reshape(-1, 4)
+        return [
+            ("prelu per channel", relu_rs.prelu(x2, alpha, axis=-1)),
+            *(("prelu_grad per channel", r) for r in relu_rs.prelu_grad(g2, x2, alpha, axis=-1)),
+            ("softplus beta=3", relu_rs.softplus(x, beta=3.0)),
+            ("softplus of x - 60", relu_rs.softplus(x_low)),
+            ("softplus_grad beta=0.5", relu_rs.softplus_grad(g, x, beta=0.5)),
+        ]
+    return []
+
+
 def _results(
     x: np.ndarray, g: np.ndarray, alpha: np.ndarray, x_low: np.ndarray
 ) -> list[tuple[str, np.ndarray]]:
-    """Every result of every op of the registry, then other parameters, per-channel PReLU and
-    softplus with subnormal results; each with a label."""
-    x2, g2 = x.reshape(-1, 4), g.reshape(-1, 4)
-    results = [(op.name, r) for op in OPS for r in op.results(*op.inputs(x, g))]
-    return [
-        *results,
-        ("prelu per channel", relu_rs.prelu(x2, alpha, axis=-1)),
-        *(("prelu_grad per channel", r) for r in relu_rs.prelu_grad(g2, x2, alpha, axis=-1)),
-        ("softplus beta=3", relu_rs.softplus(x, beta=3.0)),
-        ("softplus of x - 60", relu_rs.softplus(x_low)),
-        ("softplus_grad beta=0.5", relu_rs.softplus_grad(g, x, beta=0.5)),
-    ]
+    """Every result of every op of the registry that computes x's dtype, then other parameters;
+    each with a label."""
+    results = [(op.name, r) for op in ops_for(x.dtype) for r in op.results(*op.inputs(x, g))]
+    return [*results, *_other_parameters(x, g, alpha, x_low)]
 
 
-@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, *BFLOAT16])
+@pytest.mark.parametrize("dtype", ALL_DTYPES, ids=lambda dt: np.dtype(dt).name)
 @pytest.mark.parametrize("n", [4, 1000, 400_000])  # serial scalar tail, serial SIMD, the pool
 def test_results_ignore_flush_to_zero_and_rounding_mode(
-    dtype: type, n: int, flushing_env: Callable[[], None]
+    dtype: Any, n: int, flushing_env: Callable[[], None]
 ) -> None:
     inputs = _inputs(dtype, n)
     want = _results(*inputs)

@@ -31,8 +31,8 @@ from conftest import (
 EXAMPLES = int(os.environ.get("RELU_RS_FUZZ_EXAMPLES", "3000"))
 
 DTYPES = [
-    "f2", "f4", "f8", ">f4", ">f8", "i1", "i4", "u8", ">i2", "?", "c8", "c16", "O", "U3", "M8[s]",
-    "m8[ms]", "g",
+    "f2", "f4", "f8", ">f4", ">f8", "i1", "u1", "i4", "u8", ">i2", "?", "c8", "c16", "O", "U3",
+    "M8[s]", "m8[ms]", "g",
 ]  # fmt: skip
 SCALARS = st.sampled_from(
     [0.0, 0.01, -1.0, 2.5, 1e6, -1e300, np.nan, np.inf, -np.inf, 0, 3, True, "0.1", None, 1j,
@@ -48,19 +48,22 @@ MAX_VALUES = st.sampled_from(
 
 
 @st.composite
-def arrays(draw: st.DrawFn) -> Any:
+def arrays(draw: st.DrawFn, own: tuple[Any, ...] = ()) -> Any:
+    """Anything, half the time of one of the ``own`` dtypes (an op's, which it computes in)."""
     kind = draw(st.sampled_from(["array", "array", "array", "list", "scalar"]))
     if kind == "scalar":
         return draw(st.sampled_from([1.5, -2, 0, np.float16(-1), "a", None, 1 + 2j]))
-    dtype = np.dtype(draw(st.sampled_from(DTYPES)))
+    use_own = bool(own) and draw(st.booleans())
+    dtype = np.dtype(draw(st.sampled_from(own if use_own else DTYPES)))
     shape = draw(hnp.array_shapes(min_dims=0, max_dims=6, min_side=0, max_side=3))
     if dtype.kind in "fc":
         base = np.asarray(draw(st.lists(st.floats(allow_nan=True, width=32), min_size=1,
                                         max_size=8)))  # fmt: skip
         with np.errstate(over="ignore", invalid="ignore"):
             a = np.resize(base, shape).astype(dtype)
-    elif dtype.kind in "iub":
-        a = np.resize(np.arange(-3, 5), shape).astype(dtype)
+    elif dtype.kind in "iub":  # wrapped to the dtype: every 8-bit value can occur
+        base = np.array(draw(st.lists(st.integers(-300, 300), min_size=1, max_size=8)))
+        a = np.resize(base, shape).astype(dtype)
     elif dtype.kind in "Mm":
         a = np.resize(np.arange(5), shape).astype(dtype)
     else:
@@ -137,8 +140,9 @@ def _fuzzed_params(data: st.DataObject, op: Op) -> tuple[list[Any], dict[str, An
 @given(st.data())
 def test_fuzz_the_boundary(data: st.DataObject) -> None:
     op = data.draw(st.sampled_from(OPS))
-    x = data.draw(arrays())
-    grad = data.draw(st.one_of(st.just(x), arrays())) if op.arity == 2 else None
+    own = tuple(np.dtype(dt).str for dt in op.dtypes if np.dtype(dt).kind in "biuf")
+    x = data.draw(arrays(own))
+    grad = data.draw(st.one_of(st.just(x), arrays(own))) if op.arity == 2 else None
     out = data.draw(outs(x))
     before = out.copy() if isinstance(out, np.ndarray) else None
     # a known op's own parameters three times in four; else (and for a new op) the registry's

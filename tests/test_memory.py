@@ -1,5 +1,6 @@
-"""Memory: RSS stays flat over 100K+ calls (results and errors); in-place calls on a 256 MiB array
-allocate nothing of that size; arrays with more than 2**31 elements work."""
+"""Memory: RSS stays flat over 100K+ calls (results and errors); in-place calls on 256 MiB arrays
+allocate nothing of that size; arrays with more than 2**31 elements work. Every op of the
+registry, on each of its dtypes."""
 
 from __future__ import annotations
 
@@ -12,32 +13,58 @@ import pytest
 import relu_rs
 from conftest import op_table
 
-# Every op of the registry in place on 256 MiB (a gradient writes into grad), and per-channel PReLU
-# on an F-ordered array.
+# Every op of the registry in place on 256 MiB of each of its dtypes (a gradient writes into grad;
+# the dtypes take turns in the same two buffers, so the peak is theirs), and per-channel PReLU on
+# an F-ordered array.
 _PEAK_SCRIPT = r"""
 import resource, numpy as np, relu_rs
+from operator import attrgetter
+try:
+    import ml_dtypes  # bfloat16 is a dtype name np.dtype knows once this is imported
+except ImportError:
+    pass
 OPS = OP_TABLE
-x = np.random.default_rng(0).standard_normal(1 << 25).astype(np.float64)   # 256 MiB
-g = np.ones_like(x)
-f = np.asfortranarray(x.reshape(1 << 12, 1 << 13))
-relu_rs.relu(x[:10])                                                        # load everything
+
+def fill(a):  # -64..63 repeated, by doubling copies: no temporary of a's size
+    k = 128
+    a[:k] = np.arange(-64, 64).astype(a.dtype)
+    while k < a.size:
+        m = min(k, a.size - k)
+        a[k : k + m] = a[:m]
+        k += m
+
+xb = np.ones(256 << 20, np.uint8)                                           # 256 MiB each
+gb = np.ones(256 << 20, np.uint8)
+f = np.asfortranarray(np.random.default_rng(0).standard_normal((1 << 12, 1 << 13)))
+relu_rs.relu(f[:10, 0])                                                     # load everything
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-for name, arity, params, kw in OPS:
-    if arity == 1:
-        getattr(relu_rs, name)(x, *params, **kw, out=x)
-    else:
-        getattr(relu_rs, name)(g, x, *params, **kw, out=g)
+for name in dict.fromkeys(dt for *_, dtypes in OPS for dt in dtypes):
+    x, g = xb.view(name), gb.view(name)
+    fill(x)
+    fill(g)
+    for function, arity, params, kw, dtypes in OPS:
+        if name in dtypes:
+            fn = attrgetter(function)(relu_rs)
+            if arity == 1:
+                fn(x, *params, **kw, out=x)
+            else:
+                fn(g, x, *params, **kw, out=g)
 relu_rs.prelu(f, np.full(1 << 13, 0.2), axis=1, out=f)
 after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print((after - before) // 1024)                                              # MiB
 """.replace("OP_TABLE", op_table())
 
 
-# Every op of the registry: fresh and out= results, zero-copy and copying paths, and the errors
-# every op raises; then other parameters and per-channel PReLU.
+# Every op of the registry on each of its dtypes: fresh and out= results, zero-copy and copying
+# paths, and the errors every op raises; then other parameters and per-channel PReLU.
 _FLAT_SCRIPT = r"""
 import os, statistics, sys, numpy as np, relu_rs
 from functools import partial
+from operator import attrgetter
+try:
+    import ml_dtypes  # bfloat16 is a dtype name np.dtype knows once this is imported
+except ImportError:
+    pass
 
 OPS = OP_TABLE
 
@@ -46,34 +73,38 @@ def rss_kib():
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
 
 rng = np.random.default_rng(0)
+ok, bad = [], []
+leak = []
+for function, arity, params, kw, dtypes in OPS:
+    fn = partial(attrgetter(function)(relu_rs), **kw)
+    for name in dtypes:
+        x = (np.arange(160) - 80).reshape(4, 8, 5).astype(name)
+        g = x[::-1].copy()
+        out = np.empty_like(x)
+        ro = np.empty_like(x)
+        ro.flags.writeable = False
+        other = np.empty(x.shape, np.float32 if name == "float64" else np.float64)
+        xo = x.copy()  # this op's own x, which out= overlaps
+        arrays, overlapping = ((x,), (xo,)) if arity == 1 else ((g, x), (g, xo))
+        ok += [
+            partial(fn, *arrays, *params),                          # fresh result
+            partial(fn, *arrays, *params, out=out),                 # out=
+            partial(fn, *(a.T for a in arrays), *params),           # F-ordered
+            partial(fn, *(a[:, ::2] for a in arrays), *params),     # strided
+            partial(fn, *overlapping, *params, out=xo[::-1]),       # out overlaps x
+        ]
+        bad += [  # errors raised in Python and in Rust
+            partial(fn, *arrays, *params, out=ro),
+            partial(fn, *arrays, *params, out=other),
+            partial(fn, *arrays, *params, out=[1, 2]),
+            partial(fn, *[np.array(["s"])] * arity, *params),
+        ]
+        if arity == 2:
+            bad.append(partial(fn, g[:2], x, *params))
+    ok.append(partial(fn, *[[1.0, -2.0]] * arity, *params))    # a list: converted
 x = rng.standard_normal((4, 8, 5)).astype(np.float32)
 g = rng.standard_normal(x.shape).astype(np.float32)
 alpha = np.full(8, 0.2, np.float32)
-out = np.empty_like(x)
-ro = np.empty_like(x)
-ro.flags.writeable = False
-leak = []
-ok, bad = [], []
-for name, arity, params, kw in OPS:
-    fn = partial(getattr(relu_rs, name), **kw)
-    xo = x.copy()  # this op's own x, which out= overlaps
-    arrays, overlapping = ((x,), (xo,)) if arity == 1 else ((g, x), (g, xo))
-    ok += [
-        partial(fn, *arrays, *params),                              # fresh result
-        partial(fn, *arrays, *params, out=out),                     # out=
-        partial(fn, *(a.T for a in arrays), *params),               # F-ordered
-        partial(fn, *(a[:, ::2] for a in arrays), *params),         # strided
-        partial(fn, *[[1.0, -2.0]] * arity, *params),               # a list: converted
-        partial(fn, *overlapping, *params, out=xo[::-1]),           # out overlaps x
-    ]
-    bad += [  # errors raised in Python and in Rust
-        partial(fn, *arrays, *params, out=ro),
-        partial(fn, *arrays, *params, out=out.astype(np.float64)),
-        partial(fn, *arrays, *params, out=[1, 2]),
-        partial(fn, *[np.array(["s"])] * arity, *params),
-    ]
-    if arity == 2:
-        bad.append(partial(fn, g[:2], x, *params))
 ok += [
     lambda: relu_rs.prelu(x, alpha), lambda: relu_rs.prelu_grad(g, x, alpha),
     lambda: relu_rs.softplus(x[:, ::2], beta=2.0), lambda: relu_rs.prelu(np.float64(3.0), 0.5),

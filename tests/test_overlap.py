@@ -4,19 +4,21 @@ array spans, not from NumPy's base chain)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from numpy.lib.stride_tricks import as_strided
 
 import relu_rs
-from conftest import BFLOAT16, OPS, Op, op_inputs
+from conftest import BFLOAT16, OP_DTYPES, OPS, Op, op_inputs, random_values
 
 DTYPES = [np.float16, np.float32, np.float64, *BFLOAT16]
 SIZES = [1000, 1 << 20]  # serial, and parallel (chunks race if overlap is missed)
 
 
-def _values(n: int, dtype: type, seed: int = 1) -> np.ndarray:
-    return (np.random.default_rng(seed).standard_normal(n) * 4).astype(dtype)
+def _values(n: int, dtype: Any, seed: int = 1) -> np.ndarray:
+    return random_values(dtype, n, seed)
 
 
 def _expected(op: Op, arrays: tuple[np.ndarray, ...]) -> np.ndarray:
@@ -29,11 +31,10 @@ def _check(got: np.ndarray, want: np.ndarray) -> None:
     )
 
 
-@pytest.mark.parametrize("op", OPS, ids=repr)
-@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(("op", "dtype"), OP_DTYPES)
 @pytest.mark.parametrize("n", SIZES)
 @pytest.mark.parametrize("shift", [8, -8, 1, -3])
-def test_x_and_out_from_one_buffer(op: Op, dtype: type, n: int, shift: int) -> None:
+def test_x_and_out_from_one_buffer(op: Op, dtype: Any, n: int, shift: int) -> None:
     """``np.frombuffer`` twice over one bytearray: two unrelated arrays, one memory."""
     size = np.dtype(dtype).itemsize
     buf = bytearray((n + abs(shift)) * size)
@@ -51,20 +52,23 @@ def test_x_and_out_from_one_buffer(op: Op, dtype: type, n: int, shift: int) -> N
 @pytest.mark.parametrize("op", [op for op in OPS if op.arity == 2], ids=repr)
 @pytest.mark.parametrize("n", SIZES)
 def test_grad_and_out_built_with_as_strided(op: Op, n: int) -> None:
-    """``as_strided`` views of one base: grad overlaps out (shifted), x is separate."""
-    base = _values(n + 8, np.float32)
-    grad = as_strided(base, shape=(n,), strides=(4,))
-    out = as_strided(base[8:], shape=(n,), strides=(4,))
-    x = _values(n, np.float32, seed=2)
-    want = _expected(op, (grad, x))
-    op(grad, x, out=out)
-    _check(out, want)
+    """``as_strided`` views of one base: grad overlaps out (shifted), x is separate; on each
+    dtype of the op."""
+    for dtype in op.dtypes:
+        size = np.dtype(dtype).itemsize
+        base = _values(n + 8, dtype)
+        grad = as_strided(base, shape=(n,), strides=(size,))
+        out = as_strided(base[8:], shape=(n,), strides=(size,))
+        x = _values(n, dtype, seed=2)
+        want = _expected(op, (grad, x))
+        op(grad, x, out=out)
+        _check(out, want)
 
 
-@pytest.mark.parametrize("op", OPS, ids=repr)
-def test_out_reversed_over_x(op: Op) -> None:
+@pytest.mark.parametrize(("op", "dtype"), OP_DTYPES)
+def test_out_reversed_over_x(op: Op, dtype: Any) -> None:
     """out is x read backwards: every element but the middle one is another element's input."""
-    x = _values(4097, np.float64)
+    x = _values(4097, dtype)
     arrays = op_inputs(op, x)
     want = _expected(op, arrays)
     out = x[::-1]
@@ -72,20 +76,21 @@ def test_out_reversed_over_x(op: Op) -> None:
     _check(out, want)
 
 
-@pytest.mark.parametrize("op", OPS, ids=repr)
-def test_array_interface_objects(op: Op) -> None:
-    """Objects exposing ``__array_interface__`` over one buffer, converted by the call."""
-    base = _values(2000, np.float64)
+@pytest.mark.parametrize(("op", "dtype"), OP_DTYPES)
+def test_array_interface_objects(op: Op, dtype: Any) -> None:
+    """Objects exposing ``__array_interface__`` over one buffer, converted by NumPy (which reads
+    bfloat16 there as void: viewed back)."""
+    base = _values(2000, dtype)
 
     class View:
         def __init__(self, offset: int, n: int) -> None:
             iface = dict(base.__array_interface__)
-            iface["data"] = (iface["data"][0] + 8 * offset, False)
+            iface["data"] = (iface["data"][0] + base.itemsize * offset, False)
             iface["shape"] = (n,)
             self.__array_interface__ = iface
 
-    x = np.asarray(View(0, 1990))
-    out = np.asarray(View(5, 1990))
+    x = np.asarray(View(0, 1990)).view(dtype)
+    out = np.asarray(View(5, 1990)).view(dtype)
     arrays = op_inputs(op, x)
     want = _expected(op, arrays)
     op(*arrays, out=out)

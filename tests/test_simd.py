@@ -1,5 +1,6 @@
 """SIMD dispatch: info() names the path, RELU_RS_SIMD forces a lower one, and every path gives
-bit-identical results to the scalar one (the same IEEE operations, FMA included)."""
+bit-identical results to the scalar one (the same IEEE operations, FMA included), for every op
+of the registry on each of its dtypes."""
 
 from __future__ import annotations
 
@@ -14,47 +15,52 @@ from conftest import op_table
 
 PATHS = ["scalar", "avx2", "avx512", "neon"]
 
-# Every op of the registry with its params, then other parameters (softplus_grad from the output
-# at beta != 1, relu's max_value inexact in the dtype and subnormal) and per-channel PReLU; each
-# out of place and in place (on x, on grad, and on one array that is both), over random values
-# and every pair of special values (NaN payloads of both signs, signalling NaNs, ±inf, ±0,
-# subnormals), so that NaN signs and payloads are compared too.
+# Every op of the registry with its params on each of its dtypes, then other parameters; each out
+# of place and in place (on x, on grad, and on one array that is both). Floats: random values and
+# every pair of special values (NaN payloads of both signs, signalling NaNs, ±inf, ±0,
+# subnormals), so that NaN signs and payloads are compared too, then softplus_grad from the output
+# at beta != 1, relu's max_value inexact in the dtype and subnormal, and per-channel PReLU.
+# Integers and bool: random values and the extremes.
 _SCRIPT = r"""
 import sys, numpy as np, relu_rs
 from functools import partial
+from operator import attrgetter
 OPS = OP_TABLE
 rng = np.random.default_rng(0)
-NAN_BITS = {np.float16: (np.uint16, [0x7E01, 0xFE55, 0x7C01, 0xFC02]),
-            np.float32: (np.uint32, [0x7FC00001, 0xFFC12345, 0x7F800001, 0xFF800002]),
-            np.float64: (np.uint64, [0x7FF8000000000001, 0xFFF8000000012345,
-                                     0x7FF0000000000001, 0xFFF0000000000002])}
-DTYPES = [np.float16, np.float32, np.float64]
+NAN_BITS = {"float16": (np.uint16, [0x7E01, 0xFE55, 0x7C01, 0xFC02]),
+            "float32": (np.uint32, [0x7FC00001, 0xFFC12345, 0x7F800001, 0xFF800002]),
+            "float64": (np.uint64, [0x7FF8000000000001, 0xFFF8000000012345,
+                                    0x7FF0000000000001, 0xFFF0000000000002]),
+            "bfloat16": (np.uint16, [0x7FC1, 0xFFD5, 0x7F81, 0xFF82])}
 try:
-    import ml_dtypes
-    NAN_BITS[ml_dtypes.bfloat16] = (np.uint16, [0x7FC1, 0xFFD5, 0x7F81, 0xFF82])
-    DTYPES.append(ml_dtypes.bfloat16)
+    import ml_dtypes  # bfloat16 is a dtype name np.dtype knows once this is imported
 except ImportError:
     pass
 out = []
-for dt in DTYPES:
-    utype, nan_bits = NAN_BITS[dt]
-    nans = np.array(nan_bits, dtype=utype).view(dt)
-    with np.errstate(over="ignore"):
-        special = np.concatenate([nans, np.array(
-            [np.inf, -np.inf, 0.0, -0.0, 1e-310, -1e-310, 30.0, -700.0, 745.0, -746.0, 1.0],
-            ).astype(dt)])
-        x = np.concatenate([rng.standard_normal(70_001) * 30, np.repeat(special, special.size),
-                            np.tile(special, 3)]).astype(dt)
-        g = np.concatenate([rng.standard_normal(70_001) * 30, np.tile(special, special.size),
-                            np.repeat(special, 3)]).astype(dt)
-    a = np.linspace(-0.5, 0.5, 7).astype(dt)
-    a_special = np.concatenate([a, special]).astype(dt)
-    x2 = x[: 7 * (x.size // 7)].reshape(-1, 7)
-    g2 = g[: x2.size].reshape(x2.shape)
-    xs = x[: a_special.size * (x.size // a_special.size)].reshape(-1, a_special.size)
-    gs = g[: xs.size].reshape(xs.shape)
-    for name, arity, params, kw in OPS:
-        fn = partial(getattr(relu_rs, name), **kw)
+for name in dict.fromkeys(dt for *_, dtypes in OPS for dt in dtypes):
+    dt = np.dtype(name)
+    if name in NAN_BITS:
+        utype, nan_bits = NAN_BITS[name]
+        nans = np.array(nan_bits, dtype=utype).view(dt)
+        with np.errstate(over="ignore"):
+            special = np.concatenate([nans, np.array(
+                [np.inf, -np.inf, 0.0, -0.0, 1e-310, -1e-310, 30.0, -700.0, 745.0, -746.0, 1.0],
+                ).astype(dt)])
+            x = np.concatenate([rng.standard_normal(70_001) * 30, np.repeat(special, special.size),
+                                np.tile(special, 3)]).astype(dt)
+            g = np.concatenate([rng.standard_normal(70_001) * 30, np.tile(special, special.size),
+                                np.repeat(special, 3)]).astype(dt)
+    else:
+        lo, hi = (0, 1) if dt.kind == "b" else (np.iinfo(dt).min, np.iinfo(dt).max)
+        special = np.array([lo, hi, 0, 1, lo + 1, hi - 1, hi // 2, lo // 2], dtype=dt)
+        x = np.concatenate([rng.integers(lo, hi, size=70_001, endpoint=True, dtype=dt),
+                            np.repeat(special, special.size), np.tile(special, 3)])
+        g = np.concatenate([rng.integers(lo, hi, size=70_001, endpoint=True, dtype=dt),
+                            np.tile(special, special.size), np.repeat(special, 3)])
+    for function, arity, params, kw, dtypes in OPS:
+        if name not in dtypes:
+            continue
+        fn = partial(attrgetter(function)(relu_rs), **kw)
         res = fn(*((x,) if arity == 1 else (g, x)), *params)
         out += res if isinstance(res, tuple) else [res]
         y = x.copy()  # in place on x
@@ -67,13 +73,21 @@ for dt in DTYPES:
             y = x.copy()  # one array as grad, x and out
             res = fn(y, y, *params, out=y)
             out += res if isinstance(res, tuple) else [res]
-    out += [relu_rs.softplus(x, 2.5), relu_rs.softplus_grad(g, x, 0.7, 20.0),
-            relu_rs.softplus_grad(g, x, 0.7, 20.0, from_output=True),
-            relu_rs.relu(x, max_value=0.1), relu_rs.relu_grad(g, x, max_value=1e-310),
-            relu_rs.prelu(x2, a, axis=1), *relu_rs.prelu_grad(g2, x2, a, axis=1),
-            relu_rs.prelu(xs, a_special, axis=1), *relu_rs.prelu_grad(gs, xs, a_special, axis=1),
-            relu_rs.prelu(xs.T, a_special, axis=0), *relu_rs.prelu_grad(gs.T, xs.T, a_special,
-                                                                         axis=0)]
+    if name in NAN_BITS:
+        a = np.linspace(-0.5, 0.5, 7).astype(dt)
+        a_special = np.concatenate([a, special]).astype(dt)
+        x2 = x[: 7 * (x.size // 7)].reshape(-1, 7)
+        g2 = g[: x2.size].reshape(x2.shape)
+        xs = x[: a_special.size * (x.size // a_special.size)].reshape(-1, a_special.size)
+        gs = g[: xs.size].reshape(xs.shape)
+        out += [relu_rs.softplus(x, 2.5), relu_rs.softplus_grad(g, x, 0.7, 20.0),
+                relu_rs.softplus_grad(g, x, 0.7, 20.0, from_output=True),
+                relu_rs.relu(x, max_value=0.1), relu_rs.relu_grad(g, x, max_value=1e-310),
+                relu_rs.prelu(x2, a, axis=1), *relu_rs.prelu_grad(g2, x2, a, axis=1),
+                relu_rs.prelu(xs, a_special, axis=1),
+                *relu_rs.prelu_grad(gs, xs, a_special, axis=1),
+                relu_rs.prelu(xs.T, a_special, axis=0),
+                *relu_rs.prelu_grad(gs.T, xs.T, a_special, axis=0)]
 sys.stdout.write(relu_rs.info()["simd"] + "\n")
 sys.stdout.flush()
 sys.stdout.buffer.write(b"".join(np.ascontiguousarray(r).tobytes() for r in out))

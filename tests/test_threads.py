@@ -1,4 +1,5 @@
-"""Threads: bit-identical results for every thread count, own pool, fork safety, GIL release."""
+"""Threads: bit-identical results for every thread count (every op of the registry on each of its
+dtypes, and per-channel PReLU), own pool, fork safety, GIL release."""
 
 from __future__ import annotations
 
@@ -9,24 +10,50 @@ import sys
 import threading
 import time
 import warnings
+from typing import Any
 
 import numpy as np
 import pytest
 
 import relu_rs
-from conftest import BFLOAT16, OPS
+from conftest import ALL_DTYPES, is_float, ops_for, random_values
 
 THREAD_COUNTS = [1, 2, 3, 4, 7]
 
 
+# Per-channel PReLU where relu_rs.prelu computes x's dtype (floats), with its gradient; alpha has
+# x.shape[1] values.
+
+
+def _per_channel(x: np.ndarray, g: np.ndarray, alpha: np.ndarray) -> list[np.ndarray]:
+    """Along axis 1 and channel-last, fresh results."""
+    last = x.reshape(-1, x.shape[-1])
+    alpha_last = np.linspace(-0.3, 0.3, x.shape[-1]).astype(alpha.dtype)
+    if is_float(x.dtype):
+        gx, ga = relu_rs.prelu_grad(g, x, alpha, axis=1)
+        gx_n, ga_n = relu_rs.prelu_grad(g.reshape(last.shape), last, alpha_last, axis=-1)
+        return [relu_rs.prelu(x, alpha), gx, ga, gx_n, ga_n]
+    return []
+
+
+def _per_channel_into(
+    x: np.ndarray, g: np.ndarray, alpha: np.ndarray, out: np.ndarray, alpha_out: np.ndarray
+) -> list[bytes]:
+    """_per_channel along axis 1, each writing into the caller's own `out` (and `alpha_out`)."""
+    if is_float(x.dtype):
+        relu_rs.prelu(x, alpha, out=out)
+        digest = [out.tobytes()]
+        _, ga = relu_rs.prelu_grad(g, x, alpha, out=out, alpha_grad_out=alpha_out)
+        assert ga is alpha_out
+        return [*digest, out.tobytes(), alpha_out.tobytes()]
+    return []
+
+
 def _all_results(x: np.ndarray, g: np.ndarray, alpha: np.ndarray) -> list[np.ndarray]:
-    """Every result of every op (fresh outputs), on x of shape (N, C, ...), then per-channel PReLU
-    with alpha of length C, and channel-last."""
-    results = [r for op in OPS for r in op.results(*op.inputs(x, g))]
-    gx, ga = relu_rs.prelu_grad(g, x, alpha, axis=1)
-    gx_n, ga_n = relu_rs.prelu_grad(g.reshape(-1, x.shape[-1]), x.reshape(-1, x.shape[-1]),
-                                    np.full(x.shape[-1], 0.3, x.dtype), axis=-1)  # fmt: skip
-    return [*results, relu_rs.prelu(x, alpha), gx, ga, gx_n, ga_n]
+    """Every result of every op that computes x's dtype (fresh outputs), on x of shape (N, C,
+    ...), then per-channel PReLU with alpha of length C, and channel-last."""
+    results = [r for op in ops_for(x.dtype) for r in op.results(*op.inputs(x, g))]
+    return [*results, *_per_channel(x, g, alpha)]
 
 
 def _all_results_into(
@@ -34,42 +61,49 @@ def _all_results_into(
 ) -> list[bytes]:
     """Every op again, each writing into the caller's own `out` (and `alpha_out`)."""
     digest = []
-    for op in OPS:
+    for op in ops_for(x.dtype):
         results = op.results(*op.inputs(x, g), out=out)
         assert results[0] is out
         digest += [r.tobytes() for r in results]
-    relu_rs.prelu(x, alpha, out=out)
-    digest.append(out.tobytes())
-    _, ga = relu_rs.prelu_grad(g, x, alpha, out=out, alpha_grad_out=alpha_out)
-    assert ga is alpha_out
-    return [*digest, out.tobytes(), alpha_out.tobytes()]
+    return [*digest, *_per_channel_into(x, g, alpha, out, alpha_out)]
 
 
-def _digest(x: np.ndarray, g: np.ndarray, alpha: np.ndarray) -> list[bytes]:
-    out, alpha_out = np.empty_like(x), np.empty_like(alpha)
-    fresh = [r.tobytes() for r in _all_results(x, g, alpha)]
-    return fresh + _all_results_into(x, g, alpha, out, alpha_out)
-
-
-def _shared_inputs() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Read-only float32 inputs large enough (336K) that every function takes the pool."""
-    rng = np.random.default_rng(3)
-    x = rng.standard_normal((8, 16, 64, 41)).astype(np.float32)
-    g = rng.standard_normal(x.shape).astype(np.float32)
-    alpha = np.linspace(-0.5, 0.5, 16).astype(np.float32)
-    for a in (x, g, alpha):
-        a.flags.writeable = False
+def _inputs(dtype: Any, shape: tuple[int, ...], seed: int) -> tuple[np.ndarray, ...]:
+    """x and grad of ``dtype`` and ``shape``, and a per-channel alpha for axis 1 (x's dtype for
+    floats, else float64)."""
+    x = random_values(dtype, shape, seed)
+    g = random_values(dtype, shape, seed + 1)
+    alpha_dtype = dtype if is_float(dtype) else np.float64
+    alpha = np.linspace(-0.5, 0.5, shape[1]).astype(alpha_dtype)
     return x, g, alpha
 
 
-@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, *BFLOAT16])
-def test_results_identical_for_every_thread_count(dtype: type) -> None:
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((8, 16, 64, 41)).astype(dtype)  # 336K: every op takes the pool
-    g = rng.standard_normal(x.shape).astype(dtype)
-    alpha = np.linspace(0.01, 0.5, 16).astype(dtype)
+def _digest(inputs: list[tuple[np.ndarray, ...]]) -> list[bytes]:
+    """Every result, fresh and into outputs, on each (x, g, alpha) of ``inputs``."""
+    digest = []
+    for x, g, alpha in inputs:
+        out, alpha_out = np.empty_like(x), np.empty_like(alpha)
+        digest += [r.tobytes() for r in _all_results(x, g, alpha)]
+        digest += _all_results_into(x, g, alpha, out, alpha_out)
+    return digest
+
+
+def _shared_inputs() -> list[tuple[np.ndarray, ...]]:
+    """Read-only float32 and int8 inputs large enough (336K) that every function takes the
+    pool."""
+    inputs = [_inputs(dt, (8, 16, 64, 41), 3) for dt in (np.float32, np.int8)]
+    for arrays in inputs:
+        for a in arrays:
+            a.flags.writeable = False
+    return inputs
+
+
+@pytest.mark.parametrize("dtype", ALL_DTYPES, ids=lambda dt: np.dtype(dt).name)
+def test_results_identical_for_every_thread_count(dtype: Any) -> None:
+    x, g, alpha = _inputs(dtype, (8, 16, 64, 41), 0)  # 336K: every op takes the pool
     relu_rs.set_num_threads(1)
     reference = _all_results(x, g, alpha)
+    assert reference
     for n in THREAD_COUNTS[1:]:
         relu_rs.set_num_threads(n)
         assert relu_rs.get_num_threads() == n
@@ -97,13 +131,13 @@ def test_env_var_sets_default() -> None:
 def _digest_in_child(n_threads: int | None) -> list[bytes]:
     if n_threads is not None:
         relu_rs.set_num_threads(n_threads)  # the child's first call replaces the inherited pool
-    return _digest(*_shared_inputs())
+    return _digest(_shared_inputs())
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs the fork start method")
 def test_every_function_works_in_a_forked_child_and_in_the_parent_after() -> None:
     relu_rs.set_num_threads(2)
-    want = _digest(*_shared_inputs())  # the pool has run in the parent
+    want = _digest(_shared_inputs())  # the pool has run in the parent
     ctx = multiprocessing.get_context("fork")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # 3.12+: fork of a threaded process
@@ -112,7 +146,7 @@ def test_every_function_works_in_a_forked_child_and_in_the_parent_after() -> Non
                 # a child that hangs on the parent's (absent) pool threads fails here
                 got = child.apply_async(_digest_in_child, (n_threads,)).get(timeout=120)
             assert got == want, f"child with set_num_threads({n_threads}) first"
-    assert _digest(*_shared_inputs()) == want  # and the parent still works
+    assert _digest(_shared_inputs()) == want  # and the parent still works
 
 
 def test_gil_is_released_during_large_kernels() -> None:
@@ -142,9 +176,9 @@ def test_gil_is_released_during_large_kernels() -> None:
 def test_concurrent_callers_get_correct_results() -> None:
     """12 threads call every function at once on shared read-only inputs, each with its own
     outputs, while one of them keeps changing the thread count."""
-    x, g, alpha = _shared_inputs()
+    inputs = _shared_inputs()
     relu_rs.set_num_threads(2)
-    want = _digest(x, g, alpha)
+    want = _digest(inputs)
     errors: list[str] = []
     barrier = threading.Barrier(12)
 
@@ -154,7 +188,7 @@ def test_concurrent_callers_get_correct_results() -> None:
             if k == 0:
                 relu_rs.set_num_threads(1 + i % 3)  # change the pool under running calls
             try:
-                same = _digest(x, g, alpha) == want
+                same = _digest(inputs) == want
             except Exception as exc:  # an exception in a thread would not fail the test
                 errors.append(f"thread {k} iteration {i}: {exc!r}")
                 return
