@@ -4,6 +4,7 @@ suites iterate over."""
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 import numbers
@@ -17,7 +18,7 @@ import numpy as np
 import pytest
 
 import relu_rs
-from relu_rs import nn
+from relu_rs import nn, quantized
 
 FLOAT_DTYPES = [np.float16, np.float32, np.float64]
 # ml_dtypes.bfloat16 where ml_dtypes is installed (an optional extra): the cross-cutting suites
@@ -394,6 +395,13 @@ def apply_table(table: np.ndarray, q: np.ndarray) -> np.ndarray:
     return np.asarray(table[q.astype(np.int64) - lo]).astype(q.dtype)
 
 
+def ref_quantized(table: Callable[[Any], np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
+    """A registry reference from ``table(dtype)``, the exact table of every value of the 8-bit
+    ``dtype``, built once per dtype."""
+    once = functools.cache(table)
+    return lambda q: apply_table(once(q.dtype), q)
+
+
 @pytest.fixture(autouse=True)
 def _restore_threads() -> Iterator[None]:
     yield
@@ -423,18 +431,19 @@ def run_all_outs(
 #
 # To add an op, add one `Op(...)` entry to OPS below: its public function (in relu_rs or one of
 # OP_MODULES), arity (1: x; 2: grad, x), the parameters the suites call it with, an independent
-# reference (written above), the dtypes it computes in, its accuracy, and the relu_rs.nn layer
-# that computes it, if any. test_errors, test_threads, test_simd, test_memory, test_fuzz,
-# test_properties, test_fpenv, test_overlap, test_nn and test_bfloat16 then run it without edits,
-# each on the dtypes the op lists (`Op.dtypes`; ops_for, ALL_DTYPES and OP_DTYPES pair ops with
-# dtypes): so test_bfloat16 takes the ops that compute in bfloat16, and test_nn the ops with a
-# layer. test_errors fails while a public op is missing from OPS. Only tests of the op's own
-# parameters and rules go in a file of its own.
+# reference (written above: float64, or ref_quantized's exact tables), the dtypes it computes in,
+# its accuracy, and the relu_rs.nn layer that computes it, if any. test_errors, test_threads,
+# test_simd, test_memory, test_fuzz, test_properties, test_fpenv, test_overlap, test_nn and
+# test_bfloat16 then run it without edits, each on the dtypes the op lists (`Op.dtypes`; ops_for,
+# ALL_DTYPES and OP_DTYPES pair ops with dtypes): so test_bfloat16 takes the ops that compute in
+# bfloat16, and test_nn the ops with a layer. test_errors fails while a public op is missing from
+# OPS. Only tests of the op's own parameters and rules go in a file of its own.
 
 FLOATS = (*FLOAT_DTYPES, *BFLOAT16)
 FLOATS_AND_INTS = (*FLOATS, *INT_DTYPES, np.bool_)
+QUANTIZED = tuple(QUANTIZED_DTYPES)
 # The public modules whose functions are ops, by their dotted path under relu_rs ("": relu_rs)
-OP_MODULES: dict[str, Any] = {"": relu_rs}
+OP_MODULES: dict[str, Any] = {"": relu_rs, "quantized": quantized}
 
 
 @dataclass(frozen=True)
@@ -463,8 +472,8 @@ class Op:
 
     @property
     def function(self) -> str:
-        """The public function's name, dotted under relu_rs for one of OP_MODULES; ``name`` may
-        add the keyword parameters."""
+        """The public function's name, dotted under relu_rs for one of OP_MODULES (``relu``,
+        ``quantized.relu``); ``name`` may add the keyword parameters."""
         for path, module in OP_MODULES.items():
             for name in module.__all__:
                 if getattr(module, name) is self.fn:
@@ -473,8 +482,16 @@ class Op:
 
     @property
     def arg_names(self) -> tuple[str, ...]:
-        """The array arguments' names, which errors name: ``("x",)``, ``("grad", "x")``."""
+        """The array arguments' names, which errors name: ``("x",)``, ``("grad", "x")``,
+        ``("q",)`` for the quantized functions."""
         return tuple(inspect.signature(self.fn).parameters)[: self.arity]
+
+    @property
+    def converts(self) -> bool:
+        """Whether an integer or bool input of a dtype the op does not compute in is converted
+        (to float64: the float functions) rather than refused (the quantized functions, which
+        compute in integer dtypes alone)."""
+        return any(is_float(dt) for dt in self.dtypes)
 
     def __call__(self, *arrays: Any, **kw: Any) -> np.ndarray:
         """The first result (grad_x for prelu_grad)."""
@@ -503,6 +520,11 @@ class Op:
 
     def __repr__(self) -> str:
         return self.name
+
+
+def _leaky_table(alpha: float, scale: float, zp: int, out_scale: float, out_zp: int) -> Any:
+    """ref_quantized of the leaky table with these parameters (relu: alpha = 0)."""
+    return ref_quantized(lambda dt: quantized_leaky_table(alpha, scale, zp, out_scale, out_zp, dt))
 
 
 OPS: list[Op] = [
@@ -535,6 +557,24 @@ OPS: list[Op] = [
     Op("softplus_grad(from_output)", relu_rs.softplus_grad, 2, (),
        ref_softplus_grad_from_output, exact=False, ulps=3.0,
        layer=lambda: nn.Softplus(inplace=True), kwargs=(("from_output", True),)),
+    # relu_rs.quantized on int8 and uint8 (so zero points from 0 to 127), against exact tables.
+    # Params: (alpha,) scale, zero_point. The input's out quantization (relu is then max(q, zp))
+    # and others; prelu's alpha a 1-element array, shared, which fits every shape (per-channel
+    # alphas: test_quantized, and the per-channel calls in test_threads, test_simd, test_fpenv).
+    Op("quantized.relu", quantized.relu, 1, (0.05, 100), _leaky_table(0.0, 0.05, 100, 0.05, 100),
+       dtypes=QUANTIZED),
+    Op("quantized.relu(out_scale=0.03, out_zero_point=9)", quantized.relu, 1, (0.05, 100),
+       _leaky_table(0.0, 0.05, 100, 0.03, 9), dtypes=QUANTIZED,
+       kwargs=(("out_scale", 0.03), ("out_zero_point", 9))),
+    Op("quantized.leaky_relu(out_scale=0.03, out_zero_point=9)", quantized.leaky_relu, 1,
+       (0.1, 0.05, 100), _leaky_table(0.1, 0.05, 100, 0.03, 9), dtypes=QUANTIZED,
+       kwargs=(("out_scale", 0.03), ("out_zero_point", 9))),
+    Op("quantized.prelu", quantized.prelu, 1, ([-0.25], 0.05, 100),
+       _leaky_table(-0.25, 0.05, 100, 0.05, 100), dtypes=QUANTIZED),
+    Op("quantized.softplus(beta=1.5, out_scale=0.02, out_zero_point=5)", quantized.softplus, 1,
+       (0.05, 100), ref_quantized(lambda dt: quantized_softplus_table(0.05, 100, 1.5, 0.02, 5, dt)),
+       dtypes=QUANTIZED,
+       kwargs=(("beta", 1.5), ("out_scale", 0.02), ("out_zero_point", 5))),
 ]  # fmt: skip
 OP_NAMES = [op.name for op in OPS]
 # The public functions the registry covers (several entries may share one), by dotted name
@@ -562,7 +602,7 @@ def op_inputs(op: Op, x: np.ndarray, seed: int = 7) -> tuple[np.ndarray, ...]:
 def op_table() -> str:
     """OPS as Python source, ``[(function, arity, params, kwargs, dtypes), ...]``, for scripts
     run in a subprocess: they call ``operator.attrgetter(function)(relu_rs)(*arrays, *params,
-    **kwargs)`` on arrays of each dtype, named as ``np.dtype`` knows it (bfloat16 once ml_dtypes
-    is imported)."""
+    **kwargs)`` (after ``import relu_rs.quantized``) on arrays of each dtype, named as
+    ``np.dtype`` knows it (bfloat16 once ml_dtypes is imported)."""
     return repr([(op.function, op.arity, op.params, dict(op.kwargs),
                   [np.dtype(dt).name for dt in op.dtypes]) for op in OPS])  # fmt: skip

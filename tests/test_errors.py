@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import relu_rs
-from conftest import OP_FUNCTIONS, OP_MODULES, OP_NAMES, OPS, Op, random_values
+from conftest import ALL_DTYPES, OP_FUNCTIONS, OP_MODULES, OP_NAMES, OPS, Op, random_values
 from relu_rs import _relu_rs
 
 X = np.linspace(-2, 2, 12).reshape(3, 4)
@@ -129,6 +129,23 @@ def test_every_op_refuses_a_bad_x(op: Op, bad: tuple[str, Any, type[Exception], 
     _expect_error(op, op.inputs(x, grad), _sentinel(), exc, f"{op.arg_names[-1]} {fragment}")
 
 
+@pytest.mark.parametrize("op", OPS, ids=repr)
+def test_every_op_converts_or_refuses_other_dtypes(op: Op) -> None:
+    """An x of a real dtype the op does not compute in gives a float64 result where the op
+    converts (the float functions), else a TypeError naming the argument and its dtype (the
+    quantized functions); nothing is written on the error."""
+    for dt in ALL_DTYPES:
+        if dt in op.dtypes:
+            continue
+        x = random_values(dt, (3, 4))
+        arrays = op.inputs(x, x)
+        if op.converts:
+            assert op(*arrays).dtype == np.float64, np.dtype(dt).name
+        else:
+            fragment = f"{op.arg_names[-1]} has dtype {np.dtype(dt).name}"
+            _expect_error(op, arrays, _sentinel(dtype=op.dtypes[0]), TypeError, fragment)
+
+
 # (name, grad for x = X, exception, message fragment)
 BAD_GRAD: list[tuple[str, np.ndarray, type[Exception], str]] = [
     ("fewer rows", G[:2], ValueError, "grad has shape"),
@@ -192,11 +209,12 @@ def test_every_public_op_is_in_the_registry() -> None:
     public = {f"{path}.{name}" if path else name
               for path, module in OP_MODULES.items() for name in module.__all__}  # fmt: skip
     assert sorted(public - not_ops) == OP_FUNCTIONS
+    assert "quantized.relu" in OP_FUNCTIONS  # the submodule's functions are ops too
     for op in OPS:
         assert op.fn is attrgetter(op.function)(relu_rs), op.name
         # an entry named after its function alone calls it with no keyword parameters
         assert (op.name == op.function) == (not op.kwargs), op.name
-        assert op.arg_names[-1] == "x", op.name
+        assert op.arg_names[-1] in ("x", "q"), op.name
     assert len(set(OP_NAMES)) == len(OP_NAMES), "entries need distinct names (test ids)"
 
 

@@ -1,6 +1,7 @@
 """Results do not depend on the caller's floating-point environment: flush-to-zero,
 denormals-are-zero and the rounding mode, as another library in the process may set them. Every op
-of the registry on each of its dtypes."""
+of the registry on each of its dtypes: the quantized functions compute their tables in floating
+point too."""
 
 from __future__ import annotations
 
@@ -17,12 +18,14 @@ import pytest
 import relu_rs
 from conftest import (
     ALL_DTYPES,
+    QUANTIZED_DTYPES,
     finfo,
     is_float,
     ops_for,
     random_values,
     special_values,
 )
+from relu_rs import quantized
 
 _X86_64_LINUX = sys.platform == "linux" and platform.machine() in ("x86_64", "AMD64")
 _LIBM = ctypes.util.find_library("m") if _X86_64_LINUX else None
@@ -77,7 +80,10 @@ def _inputs(dtype: Any, n: int) -> tuple[np.ndarray, ...]:
 def _other_parameters(
     x: np.ndarray, g: np.ndarray, alpha: np.ndarray, x_low: np.ndarray
 ) -> list[tuple[str, np.ndarray]]:
-    """Floats: per-channel PReLU and softplus with subnormal results."""
+    """Floats: per-channel PReLU and softplus with subnormal results. The quantized functions:
+    per-channel PReLU and subnormal, huge and near-tie scales and betas, whose tables are computed
+    in float64 where that provably rounds as the exact value (else in integers, or double-double
+    for softplus)."""
     x2 = x.reshape(-1, 4)
     if is_float(x.dtype):
         g2 = g.reshape(-1, 4)
@@ -88,7 +94,18 @@ def _other_parameters(
             ("softplus of x - 60", relu_rs.softplus(x_low)),
             ("softplus_grad beta=0.5", relu_rs.softplus_grad(g, x, beta=0.5)),
         ]
-    return []
+    if x.dtype not in QUANTIZED_DTYPES:
+        return []
+    q = quantized
+    return [
+        ("quantized.prelu per channel", q.prelu(x2, alpha, 0.1, 3, axis=-1, out_scale=1.0)),
+        ("quantized.relu subnormal scales", q.relu(x, 5e-324, 3, out_scale=1e-310)),
+        ("quantized.leaky_relu near ties", q.leaky_relu(x, 0.1, 5.0, 0, out_scale=1.0)),
+        ("quantized.leaky_relu huge", q.leaky_relu(x, -1e12, 1e300, 7, out_scale=1e-300)),
+        ("quantized.softplus subnormal", q.softplus(x, 1e-310, 0, beta=3.0, out_scale=1e-311)),
+        ("quantized.softplus beta", q.softplus(x, 0.01, 3, beta=1e-300, out_scale=1e300)),
+        ("quantized.softplus", q.softplus(x, 0.7, 0, beta=1.0, out_scale=0.25)),
+    ]
 
 
 def _results(

@@ -1,12 +1,13 @@
 """Fuzz the Python boundary: every call either returns the reference answer (an independent
-float64 NumPy evaluation of the same inputs) or raises TypeError/ValueError with a message, and
-`out` is untouched whenever it raises. Anything else (another exception type, a Rust
-PanicException — a BaseException — or a crash) fails.
+float64 NumPy evaluation of the same inputs; the exact one for relu_rs.quantized) or raises
+TypeError/ValueError with a message, and `out` is untouched whenever it raises. Anything else
+(another exception type, a Rust PanicException — a BaseException — or a crash) fails.
 
 RELU_RS_FUZZ_EXAMPLES sets the number of examples (default 3000; try 20000 or more by hand)."""
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 
@@ -23,6 +24,8 @@ from conftest import (
     assert_identical,
     ref_leaky,
     ref_leaky_grad,
+    ref_quantized_leaky,
+    ref_quantized_softplus,
     ref_relu_grad_max,
     ref_relu_max,
     ulp_distance,
@@ -83,6 +86,20 @@ def arrays(draw: st.DrawFn, own: tuple[Any, ...] = ()) -> Any:
     return a
 
 
+# relu_rs.quantized's parameters: ones good for int8 and uint8 alike (subnormal, huge, NumPy
+# scalars, exact ties), and others (zero points at either end of one of the two ranges, bad
+# values). A call that succeeds must match the exact reference with them.
+GOOD_SCALES = [0.05, 1.0, 3, 0.1, 2.0**-7, 1e-300, 5e-324, 1e300, np.float32(0.2), np.float64(7.5)]
+OTHER_SCALES = st.sampled_from([0.0, -1.0, -5e-324, np.nan, np.inf, "1", None, True, 1j, [1.0]])
+GOOD_ZERO_POINTS = [0, 3, 100, 127, np.int64(5), np.uint8(64)]
+OTHER_ZERO_POINTS = st.sampled_from(
+    [-128, 255, 128, -1, np.uint8(200), 1.0, True, "0", None, 2**70]
+)
+GOOD_ALPHAS = [0.0, 0.01, -1.0, 2.5, 1e6, -1e300, 3, np.float32(0.2), np.array(0.3), [0.1]]
+GOOD_BETAS = [1.0, 0.5, 3, 1e-300, 1e300, np.float32(2.5)]
+OTHER_BETAS = st.sampled_from([0.0, -1.0, np.nan, np.inf, "2", None])
+
+
 @st.composite
 def outs(draw: st.DrawFn, like: Any) -> Any:
     kind = draw(st.sampled_from(["none", "good", "good", "shape", "dtype", "readonly", "list",
@@ -133,7 +150,33 @@ def _fuzzed_params(data: st.DataObject, op: Op) -> tuple[list[Any], dict[str, An
         beta = data.draw(st.sampled_from([1.0, 0.5, 0.0, -1.0, np.nan, np.inf, "2", 3]))
         threshold = data.draw(st.sampled_from([None, 20.0, np.nan, -np.inf, np.inf, "x"]))
         return [beta, threshold], kwargs
+    if name.startswith("quantized."):
+        return _fuzzed_quantized_params(data, name.removeprefix("quantized."), kwargs)
     return None
+
+
+def _fuzzed_quantized_params(
+    data: st.DataObject, name: str, kwargs: dict[str, Any]
+) -> tuple[list[Any], dict[str, Any]]:
+    """(alpha,) scale, zero_point; out_scale, out_zero_point (None: the input's); prelu's axis,
+    softplus's beta. Half the time all good ones (so the results are checked: an x of a
+    quantized dtype is drawn half the time), else any."""
+    good = data.draw(st.booleans())
+
+    def pick(good_values: list[Any], others: st.SearchStrategy[Any]) -> Any:
+        pool = st.sampled_from(good_values)
+        return data.draw(pool if good else st.one_of(pool, others))
+
+    params = [pick(GOOD_SCALES, OTHER_SCALES), pick(GOOD_ZERO_POINTS, OTHER_ZERO_POINTS)]
+    if name in ("leaky_relu", "prelu"):
+        params.insert(0, pick(GOOD_ALPHAS, SCALARS if name == "leaky_relu" else arrays()))
+    if name == "prelu":
+        kwargs["axis"] = pick([1, -1], st.sampled_from([0, 5, -7, 1.0, "1", None]))
+    if name == "softplus":
+        kwargs["beta"] = pick(GOOD_BETAS, OTHER_BETAS)
+    kwargs["out_scale"] = pick([None, *GOOD_SCALES], OTHER_SCALES)
+    kwargs["out_zero_point"] = pick([None, *GOOD_ZERO_POINTS], OTHER_ZERO_POINTS)
+    return params, kwargs
 
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
@@ -228,7 +271,9 @@ def _check_against_reference(
     first = result[0] if name == "prelu_grad" else result
     dt = first.dtype
     x = arrays[-1]
-    if name == "relu":
+    if name.startswith("quantized."):
+        _check_quantized(name.removeprefix("quantized."), x, params, kwargs, first)
+    elif name == "relu":
         assert_identical(first, ref_relu_max(x, kwargs.get("max_value")))
     elif name == "relu_grad":
         assert_identical(first, ref_relu_grad_max(arrays[0], x, kwargs.get("max_value")))
@@ -262,3 +307,38 @@ def _check_against_reference(
             _close(first, _softplus_grad_from_output64(g64, x64, beta, threshold))
         else:
             _close(first, _softplus_grad64(g64, x64, beta, threshold))
+
+
+def _check_quantized(
+    name: str, q: np.ndarray, params: list[Any], kwargs: dict[str, Any], got: np.ndarray
+) -> None:
+    """``got``, quantized ``name`` of ``q`` with these (accepted) parameters, against the exact
+    reference, element by element (prelu: each with its channel's alpha)."""
+    *alpha, scale, zp = params
+    scale, zp = float(scale), int(zp)
+    out_scale = scale if kwargs["out_scale"] is None else float(kwargs["out_scale"])
+    out_zp = zp if kwargs["out_zero_point"] is None else int(kwargs["out_zero_point"])
+    dtype = q.dtype.type
+    if name == "softplus":
+        beta = float(kwargs.get("beta", 1.0))
+
+        @functools.cache
+        def ref(v: int, _: float) -> int:
+            return ref_quantized_softplus(v, scale, zp, beta, out_scale, out_zp, dtype)
+    else:
+
+        @functools.cache
+        def ref(v: int, a: float) -> int:
+            return ref_quantized_leaky(v, a, scale, zp, out_scale, out_zp, dtype)
+
+    slopes = np.zeros(q.shape)  # relu: 0; softplus: unused
+    if alpha:
+        a = np.asarray(alpha[0]).astype(np.float64)
+        if a.size == 1:
+            slopes[...] = a.reshape(())
+        else:  # per channel along axis
+            shape = [1] * q.ndim
+            shape[kwargs.get("axis", 1)] = a.size
+            slopes[...] = a.reshape(shape)
+    want = np.array([ref(int(v), float(a)) for v, a in zip(q.flat, slopes.flat, strict=True)])
+    assert_identical(got, want.reshape(q.shape).astype(dtype))

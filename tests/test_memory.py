@@ -17,7 +17,7 @@ from conftest import op_table
 # the dtypes take turns in the same two buffers, so the peak is theirs), and per-channel PReLU on
 # an F-ordered array.
 _PEAK_SCRIPT = r"""
-import resource, numpy as np, relu_rs
+import resource, numpy as np, relu_rs, relu_rs.quantized
 from operator import attrgetter
 try:
     import ml_dtypes  # bfloat16 is a dtype name np.dtype knows once this is imported
@@ -37,6 +37,7 @@ xb = np.ones(256 << 20, np.uint8)                                           # 25
 gb = np.ones(256 << 20, np.uint8)
 f = np.asfortranarray(np.random.default_rng(0).standard_normal((1 << 12, 1 << 13)))
 relu_rs.relu(f[:10, 0])                                                     # load everything
+relu_rs.quantized.relu(xb[:10].view(np.int8), 1.0, 0)
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 for name in dict.fromkeys(dt for *_, dtypes in OPS for dt in dtypes):
     x, g = xb.view(name), gb.view(name)
@@ -58,7 +59,7 @@ print((after - before) // 1024)                                              # M
 # Every op of the registry on each of its dtypes: fresh and out= results, zero-copy and copying
 # paths, and the errors every op raises; then other parameters and per-channel PReLU.
 _FLAT_SCRIPT = r"""
-import os, statistics, sys, numpy as np, relu_rs
+import os, statistics, sys, numpy as np, relu_rs, relu_rs.quantized
 from functools import partial
 from operator import attrgetter
 try:
@@ -101,13 +102,17 @@ for function, arity, params, kw, dtypes in OPS:
         ]
         if arity == 2:
             bad.append(partial(fn, g[:2], x, *params))
-    ok.append(partial(fn, *[[1.0, -2.0]] * arity, *params))    # a list: converted
+    # a list: converted to float64, which the quantized functions refuse
+    (ok if "float64" in dtypes else bad).append(partial(fn, *[[1.0, -2.0]] * arity, *params))
 x = rng.standard_normal((4, 8, 5)).astype(np.float32)
 g = rng.standard_normal(x.shape).astype(np.float32)
 alpha = np.full(8, 0.2, np.float32)
+q = (np.arange(160) - 80).reshape(4, 8, 5).astype(np.int8)
 ok += [
     lambda: relu_rs.prelu(x, alpha), lambda: relu_rs.prelu_grad(g, x, alpha),
     lambda: relu_rs.softplus(x[:, ::2], beta=2.0), lambda: relu_rs.prelu(np.float64(3.0), 0.5),
+    lambda: relu_rs.quantized.prelu(q, alpha, 0.5, 3),
+    lambda: relu_rs.quantized.softplus(q, 0.1, 0),
 ]
 bad += [
     lambda: relu_rs.leaky_relu(x, "a"), lambda: relu_rs.prelu(x, alpha[:3]),
@@ -116,6 +121,9 @@ bad += [
     lambda: relu_rs.relu(x, max_value=-1.0), lambda: relu_rs.relu_grad(g, x, max_value="6"),
     lambda: relu_rs.relu(x.astype(np.int16), max_value=6.5),
     lambda: relu_rs.softplus_grad(g, x, from_output="yes"),
+    lambda: relu_rs.quantized.relu(q, 0.0, 0), lambda: relu_rs.quantized.relu(q, 1.0, 200),
+    lambda: relu_rs.quantized.prelu(q, alpha[:3], 0.5, 3),
+    lambda: relu_rs.quantized.softplus(q, 0.1, 0, beta=np.nan),
 ]
 
 CALLS = len(ok) + len(bad)

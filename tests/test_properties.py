@@ -1,6 +1,6 @@
-"""Hypothesis: random shapes, strides, dtypes and values against the float64 references: every op
-of the registry on its dtypes, then float-only properties (any alpha, other betas, any PReLU
-axis)."""
+"""Hypothesis: random shapes, strides, dtypes and values against the references (float64; exact
+tables for the quantized functions): every op of the registry on its dtypes, then float-only
+properties (any alpha, other betas, any PReLU axis)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """SIMD dispatch: info() names the path, RELU_RS_SIMD forces a lower one, and every path gives
-bit-identical results to the scalar one (the same IEEE operations, FMA included), for every op
-of the registry on each of its dtypes."""
+bit-identical results to the scalar one (the same IEEE operations, FMA included; the same byte
+lookups), for every op of the registry on each of its dtypes."""
 
 from __future__ import annotations
 
@@ -20,9 +20,10 @@ PATHS = ["scalar", "avx2", "avx512", "neon"]
 # every pair of special values (NaN payloads of both signs, signalling NaNs, ±inf, ±0,
 # subnormals), so that NaN signs and payloads are compared too, then softplus_grad from the output
 # at beta != 1, relu's max_value inexact in the dtype and subnormal, and per-channel PReLU.
-# Integers and bool: random values and the extremes.
+# Integers and bool: random values and the extremes, then for the 8-bit ones per-channel quantized
+# PReLU and other quantizations (the byte lookups have VBMI, AVX2 and NEON paths).
 _SCRIPT = r"""
-import sys, numpy as np, relu_rs
+import sys, numpy as np, relu_rs, relu_rs.quantized
 from functools import partial
 from operator import attrgetter
 OPS = OP_TABLE
@@ -88,6 +89,14 @@ for name in dict.fromkeys(dt for *_, dtypes in OPS for dt in dtypes):
                 *relu_rs.prelu_grad(gs, xs, a_special, axis=1),
                 relu_rs.prelu(xs.T, a_special, axis=0),
                 *relu_rs.prelu_grad(gs.T, xs.T, a_special, axis=0)]
+    elif name in ("int8", "uint8"):
+        q = relu_rs.quantized
+        a = np.linspace(-2.0, 2.0, 7)
+        x2 = x[: 7 * (x.size // 7)].reshape(-1, 7)
+        out += [q.prelu(x2, a, 0.5, 3, out_scale=0.25, out_zero_point=1),
+                q.prelu(x2.T, a, 0.5, 3, axis=0), q.prelu(x2[::-3], a, 1e-3, 127, axis=-1),
+                q.leaky_relu(x, -1.0, 1e30, 0, out_scale=1e-30), q.relu(x[::2], 7.0, 5),
+                q.softplus(x, 0.125, 64, beta=0.5, out_scale=0.0625, out_zero_point=0)]
 sys.stdout.write(relu_rs.info()["simd"] + "\n")
 sys.stdout.flush()
 sys.stdout.buffer.write(b"".join(np.ascontiguousarray(r).tobytes() for r in out))

@@ -16,13 +16,16 @@ import numpy as np
 import pytest
 
 import relu_rs
-from conftest import ALL_DTYPES, is_float, ops_for, random_values
+from conftest import ALL_DTYPES, QUANTIZED_DTYPES, is_float, ops_for, random_values
+from relu_rs import quantized
 
 THREAD_COUNTS = [1, 2, 3, 4, 7]
 
 
-# Per-channel PReLU where relu_rs.prelu computes x's dtype (floats), with its gradient; alpha has
-# x.shape[1] values.
+# Per-channel PReLU of the family that computes x's dtype: relu_rs.prelu for floats (with its
+# gradient), relu_rs.quantized.prelu for 8-bit integers; alpha has x.shape[1] values.
+_Q = (0.05, 100)  # quantized.prelu's scale and zero point
+_Q_KW: dict[str, Any] = {"out_scale": 0.03, "out_zero_point": 9}
 
 
 def _per_channel(x: np.ndarray, g: np.ndarray, alpha: np.ndarray) -> list[np.ndarray]:
@@ -33,6 +36,9 @@ def _per_channel(x: np.ndarray, g: np.ndarray, alpha: np.ndarray) -> list[np.nda
         gx, ga = relu_rs.prelu_grad(g, x, alpha, axis=1)
         gx_n, ga_n = relu_rs.prelu_grad(g.reshape(last.shape), last, alpha_last, axis=-1)
         return [relu_rs.prelu(x, alpha), gx, ga, gx_n, ga_n]
+    if x.dtype in QUANTIZED_DTYPES:
+        return [quantized.prelu(x, alpha, *_Q, **_Q_KW),
+                quantized.prelu(last, alpha_last, *_Q, axis=-1, **_Q_KW)]  # fmt: skip
     return []
 
 
@@ -46,6 +52,9 @@ def _per_channel_into(
         _, ga = relu_rs.prelu_grad(g, x, alpha, out=out, alpha_grad_out=alpha_out)
         assert ga is alpha_out
         return [*digest, out.tobytes(), alpha_out.tobytes()]
+    if x.dtype in QUANTIZED_DTYPES:
+        assert quantized.prelu(x, alpha, *_Q, **_Q_KW, out=out) is out
+        return [out.tobytes()]
     return []
 
 
@@ -70,7 +79,7 @@ def _all_results_into(
 
 def _inputs(dtype: Any, shape: tuple[int, ...], seed: int) -> tuple[np.ndarray, ...]:
     """x and grad of ``dtype`` and ``shape``, and a per-channel alpha for axis 1 (x's dtype for
-    floats, else float64)."""
+    floats, float64 for the quantized functions)."""
     x = random_values(dtype, shape, seed)
     g = random_values(dtype, shape, seed + 1)
     alpha_dtype = dtype if is_float(dtype) else np.float64
@@ -90,7 +99,7 @@ def _digest(inputs: list[tuple[np.ndarray, ...]]) -> list[bytes]:
 
 def _shared_inputs() -> list[tuple[np.ndarray, ...]]:
     """Read-only float32 and int8 inputs large enough (336K) that every function takes the
-    pool."""
+    pool: the float functions and the quantized ones."""
     inputs = [_inputs(dt, (8, 16, 64, 41), 3) for dt in (np.float32, np.int8)]
     for arrays in inputs:
         for a in arrays:
