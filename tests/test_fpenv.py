@@ -19,9 +19,13 @@ import relu_rs
 from conftest import (
     ALL_DTYPES,
     QUANTIZED_DTYPES,
+    apply_table,
+    assert_identical,
     finfo,
+    int_range,
     is_float,
     ops_for,
+    quantized_softplus_table,
     random_values,
     special_values,
 )
@@ -132,3 +136,22 @@ def test_results_ignore_flush_to_zero_and_rounding_mode(
     assert tiny / np.float32(4) == 0, "relu_rs must leave the caller's environment as it was"
     for (label, a), (_, b) in zip(got, want, strict=True):
         assert a.tobytes() == b.tobytes(), f"{label} changed under FTZ/DAZ"
+
+
+@pytest.mark.parametrize("flush", [False, True], ids=["default", "flushing"])
+@pytest.mark.parametrize("dtype", QUANTIZED_DTYPES, ids=lambda dt: np.dtype(dt).name)
+def test_quantized_softplus_with_a_subnormal_out_scale(
+    dtype: Any, flush: bool, flushing_env: Callable[[], None]
+) -> None:
+    """softplus(x)/out_scale for x = (q - zp)·8 and out_scale = 1e-309 (subnormal): e^x/1e-309
+    rounds to 0 below x ≈ -712 and saturates above; exact in either environment. (The tables
+    were once built in the caller's environment, where denormals-are-zero read the out_scale as
+    0 in softplus's tail: int8 q = -92 gave 127 instead of 0.)"""
+    zp = 0 if dtype == np.int8 else 128
+    lo, hi = int_range(dtype)
+    q = np.arange(lo, hi + 1).astype(dtype)
+    want = apply_table(quantized_softplus_table(8.0, zp, 1.0, 1e-309, 0, dtype), q)
+    if flush:
+        flushing_env()
+    got = quantized.softplus(q, 8.0, zp, out_scale=1e-309, out_zero_point=0)
+    assert_identical(got, want)
