@@ -231,11 +231,14 @@ def _softplus64(x: np.ndarray, beta: float, threshold: float) -> np.ndarray:
 
 
 def _softplus_grad64(g: np.ndarray, x: np.ndarray, beta: float, threshold: float) -> np.ndarray:
+    """grad·σ(beta·x); grad where beta·x > threshold. σ > 0 for every finite x, though it
+    underflows float64 below beta·x ≈ -745: an infinite grad stays infinite there (not ∞·0)."""
     with np.errstate(over="ignore", invalid="ignore"):
         z = beta * x
         e = np.exp(-np.abs(z))
         sigmoid = np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
-        return np.where(np.isnan(x), x, np.where(z > threshold, g, g * sigmoid))
+        product = np.where(np.isinf(g) & np.isfinite(x), g, g * sigmoid)
+        return np.where(np.isnan(x), x, np.where(z > threshold, g, product))
 
 
 def _softplus_grad_from_output64(
