@@ -133,6 +133,8 @@ pub trait Activation: Sync {
     const KEEPS_INTS: bool = false;
     /// The name of the (first) array argument in messages.
     const X_NAME: &'static str = "x";
+    /// The dtypes the array arguments may have, as the messages that refuse others say it.
+    const ACCEPTS: &'static str = "a float, integer or bool";
     /// Run on the planned buffers. Only dtypes the policy allows reach here: floats, and the
     /// integers and bool where [`Activation::KEEPS_INTS`].
     fn run(&self, io: Slices<'_>);

@@ -50,6 +50,7 @@ impl Activation for Forward {
     const ARITY: Arity = Arity::Unary;
     const KEEPS_INTS: bool = true;
     const X_NAME: &'static str = "q";
+    const ACCEPTS: &'static str = "int8 or uint8";
     fn run(&self, io: Slices<'_>) {
         match io {
             Slices::I8(io) => self.lookup(as_bytes(io)),

@@ -30,7 +30,7 @@ pub fn as_array<'py>(obj: &Bound<'py, PyAny>, name: &str) -> PyResult<Array<'py>
 
 /// The dtype an input of `a`'s dtype is computed in: its own float type; integers and bool in
 /// float64, or kept where `keeps_ints` (relu).
-fn compute_dtype(a: &Array<'_>, name: &str, keeps_ints: bool) -> PyResult<Dtype> {
+fn compute_dtype(a: &Array<'_>, name: &str, keeps_ints: bool, accepts: &str) -> PyResult<Dtype> {
     let d = a.dtype();
     match (d.kind(), dtype_of(&d)) {
         (_, Some(Dtype::BF16)) => Ok(Dtype::BF16), // kind 'V': a user-registered dtype
@@ -41,7 +41,7 @@ fn compute_dtype(a: &Array<'_>, name: &str, keeps_ints: bool) -> PyResult<Dtype>
         ))),
         (b'i' | b'u' | b'b', Some(dtype)) => Ok(if keeps_ints { dtype } else { Dtype::F64 }),
         _ => Err(type_error(format!(
-            "{name} has unsupported dtype {d}; expected a float, integer or bool"
+            "{name} has unsupported dtype {d}; expected {accepts}"
         ))),
     }
 }
@@ -51,9 +51,10 @@ fn input<'py>(
     obj: &Bound<'py, PyAny>,
     name: &str,
     keeps_ints: bool,
+    accepts: &str,
 ) -> PyResult<(Array<'py>, Dtype)> {
     let a = as_array(obj, name)?;
-    let dtype = compute_dtype(&a, name, keeps_ints)?;
+    let dtype = compute_dtype(&a, name, keeps_ints, accepts)?;
     if super::array::is_native(&a, dtype) {
         return Ok((a, dtype));
     }
@@ -103,15 +104,15 @@ impl<'py> Inputs<'py> {
     pub fn of<A: Activation>(args: &[&Bound<'py, PyAny>]) -> PyResult<Inputs<'py>> {
         match (A::ARITY, args) {
             (Arity::Unary, [x]) => {
-                let (x, dtype) = input(x, A::X_NAME, A::KEEPS_INTS)?;
+                let (x, dtype) = input(x, A::X_NAME, A::KEEPS_INTS, A::ACCEPTS)?;
                 Ok(Inputs {
                     arrays: vec![x],
                     dtype,
                 })
             }
             (Arity::Binary, [grad, x]) => {
-                let (g, gd) = input(grad, "grad", false)?;
-                let (x, dtype) = input(x, "x", false)?;
+                let (g, gd) = input(grad, "grad", false, A::ACCEPTS)?;
+                let (x, dtype) = input(x, "x", false, A::ACCEPTS)?;
                 if g.shape() != x.shape() {
                     return Err(value_error(format!(
                         "grad has shape {} but x has shape {}",
