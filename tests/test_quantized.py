@@ -252,7 +252,12 @@ ERRORS: list[tuple[str, dict[str, Any], type[Exception], str]] = [
     ("bool q", {"q": np.array([True, False])}, TypeError, "q has dtype bool"),
     ("float q", {"q": np.zeros(3)}, TypeError, "q has dtype float64"),
     ("int16 q", {"q": np.zeros(3, np.int16)}, TypeError, "q has dtype int16"),
-    ("complex q", {"q": np.zeros(3, complex)}, TypeError, "q has unsupported dtype complex128; expected int8 or uint8"),
+    (
+        "complex q",
+        {"q": np.zeros(3, complex)},
+        TypeError,
+        "q has unsupported dtype complex128; expected int8 or uint8",
+    ),
     ("zero scale", {"scale": 0.0}, ValueError, "scale must be finite and > 0"),
     ("negative scale", {"scale": -1.0}, ValueError, "scale must be finite and > 0"),
     ("nan scale", {"scale": math.nan}, ValueError, "scale must be finite and > 0"),
