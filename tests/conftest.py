@@ -111,7 +111,8 @@ def assert_identical(got: np.ndarray, want: np.ndarray) -> None:
 
 def ref_relu(x: np.ndarray) -> np.ndarray:
     if x.dtype.kind != "f":
-        return np.where(x > 0, x, 0).astype(x.dtype)
+        # a zero of x's dtype: NumPy 1.x promotes a 0-d uint64 and a Python 0 to float64
+        return np.where(x > 0, x, x.dtype.type(0)).astype(x.dtype)
     xd = x.astype(np.float64)
     return np.where(np.isnan(xd), xd, np.where(xd > 0, xd, 0.0)).astype(x.dtype)
 
@@ -180,7 +181,7 @@ def ref_relu_max(x: np.ndarray, max_value: Any) -> np.ndarray:
     if x.dtype.kind == "b":
         return x.copy() if bound is None else np.zeros_like(x)  # bound 0: all False
     if x.dtype.kind in "iu":
-        lo = np.where(x > 0, x, 0).astype(x.dtype)
+        lo = np.where(x > 0, x, x.dtype.type(0)).astype(x.dtype)  # as in ref_relu
         if bound is None:
             return lo
         # np.array: x's byte order, and an array (not a scalar) for 0-d x

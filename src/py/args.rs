@@ -185,8 +185,13 @@ pub fn max_value(obj: Option<&Bound<'_, PyAny>>, dtype: Dtype) -> PyResult<Optio
     if v == f64::INFINITY {
         return Ok(None);
     }
-    // a Python or NumPy int exactly (rounded once below, for float x); floats through their value
-    let exact = obj.extract::<u128>().ok();
+    // a Python or NumPy int exactly (rounded once below, for float x); floats through their value.
+    // As a Python int first: pyo3's u128 extraction shifts the object itself, and NumPy 1.x turns
+    // `np.uint64(v) >> 64` into a float, which made np.uint64(2**64 - 2) a clip at 2**64.
+    let exact = obj
+        .call_method0("__index__")
+        .ok()
+        .and_then(|i| i.extract::<u128>().ok());
     if dtype.is_float() {
         return Ok(Some(match exact {
             Some(i) => MaxValue::Int(i),
