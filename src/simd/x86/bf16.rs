@@ -69,6 +69,25 @@ fn first(n: usize) -> __mmask32 {
     (1u32 << n) - 1
 }
 
+/// The forward select of 32 bf16 elements: x's bits where x > 0, x = +0 or x is NaN (as i16,
+/// above −∞'s bits), +0 where x = −0 (α·(−0) would be ∓0, and a product that underflows keeps
+/// its sign) or `zero` is set, else the product `p`.
+#[inline(always)]
+unsafe fn forward_select_32(h: __m512i, p: __m512i, zero: __mmask32) -> __m512i {
+    let keep = _mm512_cmpgt_epi16_mask(h, _mm512_set1_epi16(NEGATIVE_INFINITY));
+    let minus_zero = _mm512_cmpeq_epi16_mask(h, _mm512_set1_epi16(MINUS_ZERO));
+    _mm512_mask_blend_epi16(keep, _mm512_maskz_mov_epi16(!(minus_zero | zero), p), h)
+}
+
+/// [`forward_select_32`] for 16 elements, `zero` a lane mask.
+#[inline(always)]
+unsafe fn forward_select_16(h: __m256i, p: __m256i, zero: __m256i) -> __m256i {
+    let keep = _mm256_cmpgt_epi16(h, _mm256_set1_epi16(NEGATIVE_INFINITY));
+    let minus_zero = _mm256_cmpeq_epi16(h, _mm256_set1_epi16(MINUS_ZERO));
+    let p = _mm256_andnot_si256(_mm256_or_si256(minus_zero, zero), p);
+    _mm256_blendv_epi8(p, h, keep)
+}
+
 /// `out = leaky_relu(x; alpha)` for bf16 (`x = None`: in place), α finite and ≠ 0, 32 elements
 /// a step and a masked last step: α·x rounded once, then x's bits where x > 0, x = +0 or x is
 /// NaN, +0 where x = −0 (α·(−0) would be ∓0, and a product that underflows keeps its sign). The
@@ -82,12 +101,7 @@ pub unsafe fn leaky_relu_bf16_avx512(x: Option<&[bf16]>, out: &mut [bf16], alpha
     let dst = out.as_mut_ptr().cast::<i16>();
     let src = x.map_or(dst.cast_const(), |x| x.as_ptr().cast::<i16>());
     let a = _mm512_set1_ps(alpha);
-    let step = |h: __m512i| {
-        let keep = _mm512_cmpgt_epi16_mask(h, _mm512_set1_epi16(NEGATIVE_INFINITY));
-        let minus_zero = _mm512_cmpeq_epi16_mask(h, _mm512_set1_epi16(MINUS_ZERO));
-        let r = _mm512_mask_blend_epi16(keep, scaled_32(h, a), h);
-        _mm512_maskz_mov_epi16(!minus_zero, r)
-    };
+    let step = |h: __m512i| forward_select_32(h, scaled_32(h, a), 0);
     let mut i = 0;
     // SAFETY: every access is within the n elements of `x` and `out` (the last step masked);
     // each step reads its elements before it writes them, so in place works.
@@ -244,10 +258,8 @@ pub unsafe fn leaky_relu_bf16_avx2(x: Option<&[bf16]>, out: &mut [bf16], alpha: 
                     *dst.add(j) = leaky_relu_scalar(*src.add(j), alpha);
                 }
             } else {
-                let keep = _mm256_cmpgt_epi16(h, _mm256_set1_epi16(NEGATIVE_INFINITY));
-                let minus_zero = _mm256_cmpeq_epi16(h, _mm256_set1_epi16(MINUS_ZERO));
-                let r = _mm256_blendv_epi8(scaled_16(h, a), h, keep);
-                _mm256_storeu_si256(dst.add(i).cast(), _mm256_andnot_si256(minus_zero, r));
+                let r = forward_select_16(h, scaled_16(h, a), _mm256_setzero_si256());
+                _mm256_storeu_si256(dst.add(i).cast(), r);
             }
             i += 16;
         }
@@ -353,12 +365,9 @@ pub unsafe fn prelu_innermost_bf16_avx512(
         let magnitude = _mm512_set1_epi16(MAGNITUDE);
         let a_nan =
             _mm512_cmpgt_epi16_mask(_mm512_and_si512(a, magnitude), _mm512_set1_epi16(INFINITY));
-        let a_nonzero = _mm512_test_epi16_mask(a, magnitude);
-        let minus_zero = _mm512_cmpeq_epi16_mask(h, _mm512_set1_epi16(MINUS_ZERO));
-        let keep = _mm512_cmpgt_epi16_mask(h, _mm512_set1_epi16(NEGATIVE_INFINITY));
+        let a_zero = !_mm512_test_epi16_mask(a, magnitude);
         let p = _mm512_mask_blend_epi16(a_nan, products_32(h, a), _mm512_set1_epi16(CANONICAL_NAN));
-        let p = _mm512_maskz_mov_epi16(a_nonzero & !minus_zero, p);
-        _mm512_mask_blend_epi16(keep, p, h)
+        forward_select_32(h, p, a_zero)
     };
     let (mut i, mut ch) = (0, start % channels);
     // SAFETY: i + j + 32 <= n elements of `out` (and `x`) and ch + j + 32 <= channels of `alpha`,
@@ -432,12 +441,9 @@ pub unsafe fn prelu_innermost_bf16_avx2(
                 let magnitude = _mm256_and_si256(a, _mm256_set1_epi16(MAGNITUDE));
                 let a_nan = _mm256_cmpgt_epi16(magnitude, _mm256_set1_epi16(INFINITY));
                 let a_zero = _mm256_cmpeq_epi16(magnitude, _mm256_setzero_si256());
-                let minus_zero = _mm256_cmpeq_epi16(h, _mm256_set1_epi16(MINUS_ZERO));
-                let keep = _mm256_cmpgt_epi16(h, _mm256_set1_epi16(NEGATIVE_INFINITY));
                 let canonical = _mm256_set1_epi16(CANONICAL_NAN);
                 let p = _mm256_blendv_epi8(products_16(h, a), canonical, a_nan);
-                let p = _mm256_andnot_si256(_mm256_or_si256(a_zero, minus_zero), p);
-                _mm256_storeu_si256(dst.add(i + j).cast(), _mm256_blendv_epi8(p, h, keep));
+                _mm256_storeu_si256(dst.add(i + j).cast(), forward_select_16(h, p, a_zero));
             }
             for j in full..run {
                 *dst.add(i + j) = leaky_relu_scalar(*src.add(i + j), alpha[ch + j]);
