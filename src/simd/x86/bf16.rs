@@ -3,10 +3,11 @@
 //!
 //! A bf16 is the upper half of an f32, so a vector of bf16 bits splits into its even elements as
 //! f32 (the 32-bit lanes shifted left by 16) and its odd ones (the lanes with the low half
-//! cleared), and the two results join again by one word blend: no shuffles. α·v is rounded to
-//! odd in f32 (the exact product, ≤ 32 significant bits, truncated toward zero, its last bit set
-//! where it was inexact), and that to bf16 to nearest even on the bits: the correct rounding of
-//! the exact product, as [`crate::kernels::leaky_relu::Scale`] gives.
+//! cleared), and the two results join again by one word blend: no shuffles. leaky_relu's α·v
+//! (f32 α) is rounded to odd in f32 (the exact product, ≤ 32 significant bits, truncated toward
+//! zero, its last bit set where it was inexact), and that to bf16 to nearest even on the bits:
+//! the correct rounding of the exact product, as [`crate::kernels::leaky_relu::Scale`] gives.
+//! PReLU's α is bf16, so its f32 product needs no such care ([`products_32`]).
 
 use crate::kernels::leaky_relu::{leaky_relu_grad_scalar, leaky_relu_scalar};
 use crate::kernels::prelu::{grad_innermost_plain, grad_run_lanes_from, PLAIN_LANES};
